@@ -1,0 +1,77 @@
+// Package store defines how the server keeps resources: the Store interface
+// that the Postgres and embedded implementations satisfy, and the types that
+// cross it. No driver type appears here.
+package store
+
+import (
+	"context"
+	"time"
+
+	"github.com/sharedcare/sharedcare/internal/fhir"
+)
+
+// Store keeps every version of every resource and the ordered log of changes.
+type Store interface {
+	// Read returns the current version of typ/id. A deleted resource is
+	// returned with Deleted set; an unknown one is a fhir.KindNotFound error.
+	Read(ctx context.Context, typ, id string) (fhir.Resource, error)
+	// VRead returns one version of typ/id, or a fhir.KindNotFound error.
+	VRead(ctx context.Context, typ, id string, version int64) (fhir.Resource, error)
+	// History returns entries of the change log, newest first.
+	History(ctx context.Context, q HistoryQuery) (HistoryPage, error)
+	// Write runs fn in one database transaction and commits it when fn
+	// returns nil. It may run fn again when the database reports a
+	// conflict between concurrent transactions, so fn must do nothing but
+	// call tx.
+	Write(ctx context.Context, fn func(tx Tx) error) error
+	// Ready reports an error when the database is unreachable or its schema
+	// is not at the version this build expects.
+	Ready(ctx context.Context) error
+	// Close releases the store's connections.
+	Close()
+}
+
+// Tx is the write side of one database transaction.
+type Tx interface {
+	// Current returns the current version of typ/id and locks it until the
+	// transaction ends, so that concurrent writers of one resource queue up.
+	// ok is false when the resource has never existed.
+	Current(ctx context.Context, typ, id string) (r fhir.Resource, ok bool, err error)
+	// Put records a new version of a resource: it appends it to the history
+	// and makes it current. v.VersionID must be one more than the current
+	// version (1 for a new resource); a concurrent insert of the same new
+	// resource makes Write retry.
+	Put(ctx context.Context, v Version) error
+}
+
+// Version is a new version of a resource as written by Tx.Put.
+type Version struct {
+	fhir.Resource
+	// PatientID is the id of the Patient whose record holds the resource
+	// (the resource itself for a Patient), empty when it belongs to no
+	// patient. Every patient-owned row carries it so that the schema can be
+	// distributed by patient.
+	PatientID string
+}
+
+// HistoryQuery selects part of the change log. Type and ID narrow it to a
+// resource type or one resource; empty means all.
+type HistoryQuery struct {
+	Type  string
+	ID    string
+	Since time.Time // only changes at or after Since (zero: no bound)
+	At    time.Time // only versions current at At: the last change before it per resource (zero: no bound)
+	Count int       // page size
+	// Before continues a previous page: only log entries older than this
+	// cursor (0: start from the newest).
+	Before int64
+}
+
+// HistoryPage is one page of the change log.
+type HistoryPage struct {
+	Entries []fhir.Resource
+	// Next is the cursor for the following page, 0 when this is the last.
+	Next int64
+	// Total is the number of log entries matched by the query (all pages).
+	Total int
+}

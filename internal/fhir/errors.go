@@ -14,20 +14,20 @@ type Kind int
 
 // Error kinds. Each maps to exactly one HTTP status in package rest.
 const (
-	KindInternal        Kind = iota // 500: logged, never shown in detail
-	KindInvalid                     // 400: malformed request or body
-	KindUnprocessable               // 422: well-formed but breaks a FHIR rule
-	KindUnauthorized                // 401
-	KindForbidden                   // 403
-	KindNotFound                    // 404
-	KindNotAllowed                  // 405
-	KindConflict                    // 409
-	KindGone                        // 410
-	KindPrecondition                // 412
-	KindTooLarge                    // 413
-	KindUnsupportedMedia            // 415
-	KindNotAcceptable               // 406
-	KindNotModified                 // 304, used for conditional reads
+	KindInternal         Kind = iota // 500: logged, never shown in detail
+	KindInvalid                      // 400: malformed request or body
+	KindUnprocessable                // 422: well-formed but breaks a FHIR rule
+	KindUnauthorized                 // 401
+	KindForbidden                    // 403
+	KindNotFound                     // 404
+	KindNotAllowed                   // 405
+	KindConflict                     // 409
+	KindGone                         // 410
+	KindPrecondition                 // 412
+	KindTooLarge                     // 413
+	KindUnsupportedMedia             // 415
+	KindNotAcceptable                // 406
+	KindNotModified                  // 304, used for conditional reads
 )
 
 // Issue is one OperationOutcome issue.

@@ -65,6 +65,9 @@ type HistoryQuery struct {
 	// Before continues a previous page: only log entries older than this
 	// cursor (0: start from the newest).
 	Before int64
+	// Snapshot pins the log at the state it had when the first page was
+	// read, so that later pages and the total ignore newer changes (0: now).
+	Snapshot int64
 }
 
 // HistoryPage is one page of the change log.
@@ -72,6 +75,17 @@ type HistoryPage struct {
 	Entries []fhir.Resource
 	// Next is the cursor for the following page, 0 when this is the last.
 	Next int64
-	// Total is the number of log entries matched by the query (all pages).
+	// Total is the number of log entries matched by the query (all pages)
+	// up to Snapshot.
 	Total int
+	// Snapshot is the newest log position the query saw; pass it back with
+	// the next page's query.
+	Snapshot int64
+}
+
+// PoolStats describes a store's connection pool, for the metrics endpoint.
+type PoolStats struct {
+	Total, Idle, InUse, Max int
+	WaitCount               int64         // acquisitions that had to wait for a connection
+	WaitDuration            time.Duration // total time spent acquiring connections
 }

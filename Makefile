@@ -1,0 +1,46 @@
+# sharedcare: the two commands a newcomer needs are `make run` and `make test`.
+
+GO       ?= go
+BIN      := bin/sharedcare
+VERSION  ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
+LDFLAGS  := -s -w -X main.version=$(VERSION)
+SHAREDCARE_DEV_AUTH ?= 1
+export SHAREDCARE_DEV_AUTH
+
+.PHONY: build run test bench lint generate fuzz clean
+
+build:
+	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/sharedcare
+	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/sharedcare-bench ./cmd/sharedcare-bench
+
+# run serves on the embedded store in ./data with dev auth, unless
+# SHAREDCARE_DATABASE_URL points at Postgres.
+run: build
+	./$(BIN) serve
+
+# test runs every test, Postgres tests included (see README: Postgres at
+# SHAREDCARE_TEST_DATABASE_URL, default postgres://postgres@127.0.0.1:5432/test).
+test:
+	$(GO) vet ./...
+	$(GO) test -race -count=1 -timeout 15m ./...
+
+# bench starts a server on a scratch Postgres database and drives it with
+# the load generator (see cmd/sharedcare-bench).
+bench: build
+	./scripts/bench.sh
+
+lint:
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || (gofmt -l $$(git ls-files '*.go'); exit 1)
+	$(GO) vet ./...
+
+generate:
+	$(GO) generate ./...
+
+# fuzz runs each fuzz target for FUZZTIME (default 30s); crashers land in
+# testdata/fuzz and become regression tests.
+FUZZTIME ?= 30s
+fuzz:
+	$(GO) test ./internal/validate -run '^$$' -fuzz FuzzResource -fuzztime $(FUZZTIME)
+
+clean:
+	rm -rf bin

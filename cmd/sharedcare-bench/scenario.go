@@ -1,0 +1,134 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// env is what scenario setups may use.
+type env struct {
+	fhir     *fhirClient
+	db       *pgxpool.Pool // the scratch database; nil without -db
+	patients int           // how many patients scenarios that read seed first
+}
+
+// scenario is one kind of request the bench measures. Adding a scenario is
+// one entry in scenarios and its two setup functions.
+type scenario struct {
+	name string
+	// server prepares what the scenario needs on the server, such as
+	// patients to read, and returns the request the workers repeat.
+	server func(ctx context.Context, e *env) (op, error)
+	// floor does the same on the scratch database with the nearest plain
+	// SQL, no HTTP and no FHIR: the cost the server cannot go below. nil
+	// when the scenario has no floor.
+	floor func(ctx context.Context, e *env) (op, error)
+}
+
+var scenarios = []scenario{
+	{name: "create", server: createServer, floor: createFloor},
+	{name: "read", server: readServer, floor: readFloor},
+}
+
+// lookupScenarios returns the named scenarios in the order given.
+func lookupScenarios(names []string) ([]scenario, error) {
+	var out []scenario
+	for _, n := range names {
+		i := -1
+		for j, s := range scenarios {
+			if s.name == n {
+				i = j
+			}
+		}
+		if i < 0 {
+			known := make([]string, len(scenarios))
+			for j, s := range scenarios {
+				known[j] = s.name
+			}
+			return nil, fmt.Errorf("unknown scenario %q (known: %s)", n, strings.Join(known, ", "))
+		}
+		out = append(out, scenarios[i])
+	}
+	return out, nil
+}
+
+// seedConcurrency is how many requests seeding keeps in flight: enough to
+// make seeding quick without being a benchmark of its own.
+const seedConcurrency = 8
+
+// createServer POSTs a new random Patient per request.
+func createServer(_ context.Context, e *env) (op, error) {
+	return func(ctx context.Context, rng *rand.Rand) error {
+		_, err := e.fhir.createPatient(ctx, patientJSON(rng))
+		return err
+	}, nil
+}
+
+// createFloor inserts a Patient-sized row per request, each in its own
+// transaction as the server commits each create.
+func createFloor(_ context.Context, e *env) (op, error) {
+	return func(ctx context.Context, rng *rand.Rand) error {
+		id, raw := floorID(rng), patientJSON(rng)
+		return pgx.BeginFunc(ctx, e.db, func(tx pgx.Tx) error {
+			_, err := tx.Exec(ctx, `INSERT INTO floor_resources (id, raw) VALUES ($1, $2)`, id, raw)
+			return err
+		})
+	}, nil
+}
+
+// readServer creates e.patients Patients, then GETs a random one of them
+// per request.
+func readServer(ctx context.Context, e *env) (op, error) {
+	var mu sync.Mutex
+	ids := make([]string, 0, e.patients)
+	s := runPhase(ctx, func(ctx context.Context, rng *rand.Rand) error {
+		id, err := e.fhir.createPatient(ctx, patientJSON(rng))
+		if err != nil {
+			return err
+		}
+		mu.Lock()
+		ids = append(ids, id)
+		mu.Unlock()
+		return nil
+	}, min(seedConcurrency, e.patients), time.Time{}, e.patients)
+	if s.firstErr != nil {
+		return nil, fmt.Errorf("seed %d patients: %d failed, first: %w", e.patients, s.errors, s.firstErr)
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	return func(ctx context.Context, rng *rand.Rand) error {
+		return e.fhir.readPatient(ctx, pick(rng, ids))
+	}, nil
+}
+
+// readFloor loads e.patients Patient rows, then selects a random one by
+// primary key per request.
+func readFloor(ctx context.Context, e *env) (op, error) {
+	rng := rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64()))
+	ids := make([]string, e.patients)
+	rows := make([][]any, e.patients)
+	for i := range rows {
+		ids[i] = floorID(rng)
+		rows[i] = []any{ids[i], patientJSON(rng)}
+	}
+	if _, err := e.db.CopyFrom(ctx, pgx.Identifier{"floor_resources"}, []string{"id", "raw"}, pgx.CopyFromRows(rows)); err != nil {
+		return nil, fmt.Errorf("seed floor rows: %w", err)
+	}
+	return func(ctx context.Context, rng *rand.Rand) error {
+		var raw []byte
+		return e.db.QueryRow(ctx, `SELECT raw FROM floor_resources WHERE id = $1`, pick(rng, ids)).Scan(&raw)
+	}, nil
+}
+
+// floorID returns a random 32-hex-digit id, the size of a UUID.
+func floorID(rng *rand.Rand) string {
+	return fmt.Sprintf("%016x%016x", rng.Uint64(), rng.Uint64())
+}

@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# make bench: start the server on a scratch PostgreSQL database, drive it with
+# sharedcare-bench (raw-Postgres floor alongside), then clean up.
+#
+# BENCH_ARGS passes flags to sharedcare-bench, e.g.
+#   BENCH_ARGS="-scenarios read -concurrency 8,32 -duration 20s" make bench
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PGURL="${SHAREDCARE_TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/test?sslmode=disable}"
+ADDR="${BENCH_ADDR:-127.0.0.1:18181}"
+DB="sharedcare_bench_srv_$$"
+ADMIN="${PGURL%%\?*}"
+DBURL="${ADMIN%/*}/$DB?sslmode=disable"
+DATA=$(mktemp -d)
+
+psql "$PGURL" -qc "CREATE DATABASE $DB"
+cleanup() {
+  [ -n "${SRV:-}" ] && kill "$SRV" 2>/dev/null && wait "$SRV" 2>/dev/null || true
+  psql "$PGURL" -qc "DROP DATABASE IF EXISTS $DB WITH (FORCE)" || true
+  rm -rf "$DATA"
+}
+trap cleanup EXIT
+
+SHAREDCARE_ADDR="$ADDR" SHAREDCARE_BASE_URL="http://$ADDR/fhir" SHAREDCARE_DATABASE_URL="$DBURL" \
+SHAREDCARE_DATA_DIR="$DATA" SHAREDCARE_LOG_LEVEL=warn SHAREDCARE_DEV_AUTH="${SHAREDCARE_DEV_AUTH:-1}" \
+  bin/sharedcare serve --i-know-this-is-insecure >/dev/null 2>"$DATA/server.log" &
+SRV=$!
+start=$(date +%s.%N)
+until curl -sf "http://$ADDR/fhir/metadata" >/dev/null; do
+  kill -0 "$SRV" 2>/dev/null || { cat "$DATA/server.log"; exit 1; }
+  sleep 0.02
+done
+echo "server answered /fhir/metadata $(echo "$(date +%s.%N) - $start" | bc) s after start (migrations applied at start)"
+sleep 1
+echo "idle RSS: $(grep VmRSS /proc/$SRV/status)"
+
+TOKEN="${SHAREDCARE_TOKEN:-}"
+if [ -z "$TOKEN" ] && bin/sharedcare help 2>/dev/null | grep -q token; then
+  TOKEN=$(SHAREDCARE_DATA_DIR="$DATA" SHAREDCARE_BASE_URL="http://$ADDR/fhir" bin/sharedcare token --role system --source gp --org BENCH1)
+fi
+
+bin/sharedcare-bench -base "http://$ADDR/fhir" -db "$PGURL" -pid "$SRV" -token "$TOKEN" ${BENCH_ARGS:--concurrency 8,32 -duration 10s}

@@ -19,6 +19,10 @@ type Resource struct {
 	LastUpdated time.Time
 	Deleted     bool   // a deletion marker in the history; Raw is nil
 	Raw         []byte // compact JSON; nil for a deletion
+	// Owner is the ODS code of the organisation that wrote the version (its
+	// owner tag), kept beside the JSON so that ownership and visibility can
+	// be decided without parsing it, and for deletions, which have no JSON.
+	Owner string
 }
 
 // Ref returns "Type/id".

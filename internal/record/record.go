@@ -36,6 +36,18 @@ type Options struct {
 	// Tags are server labels stamped on the resource, replacing any client
 	// tag of the same system.
 	Tags []fhir.Coding
+	// Owner is the ODS code of the writing organisation. Only the owner of
+	// an existing resource may change or delete it.
+	Owner string
+}
+
+// checkOwner refuses a change to a resource that another organisation owns.
+func checkOwner(o Options, cur fhir.Resource, exists bool) error {
+	if !exists || cur.Owner == o.Owner {
+		return nil
+	}
+	return fhir.Errorf(fhir.KindForbidden, "forbidden",
+		"%s/%s is owned by another organisation; only its owner may change or delete it", cur.Type, cur.ID)
 }
 
 // Result is the outcome of a write.
@@ -106,7 +118,7 @@ func (s *Service) put(ctx context.Context, tx store.Tx, typ, id string, body []b
 	if err != nil {
 		return fhir.Resource{}, fhir.Errorf(fhir.KindInvalid, "structure", "body is not a JSON object: %v", err)
 	}
-	r := fhir.Resource{Type: typ, ID: id, VersionID: prev + 1, LastUpdated: now, Raw: raw}
+	r := fhir.Resource{Type: typ, ID: id, VersionID: prev + 1, LastUpdated: now, Raw: raw, Owner: o.Owner}
 	v := store.Version{Resource: r}
 	if refs := s.PatientRefs(typ, raw); len(refs) > 0 {
 		v.PatientID = refs[0]
@@ -163,6 +175,9 @@ func (s *Service) UpdateTx(ctx context.Context, tx store.Tx, typ, id string, bod
 	if err != nil {
 		return Result{}, err
 	}
+	if err := checkOwner(o, cur, ok); err != nil {
+		return Result{}, err
+	}
 	if err := checkIfMatch(o.IfMatch, cur, ok); err != nil {
 		return Result{}, err
 	}
@@ -189,15 +204,16 @@ func (s *Service) DeleteTx(ctx context.Context, tx store.Tx, typ, id string, o O
 	if err != nil {
 		return Result{}, err
 	}
-	if o.IfMatch != "" {
-		if err := checkIfMatch(o.IfMatch, cur, ok); err != nil {
-			return Result{}, err
-		}
-	}
 	if !ok || cur.Deleted {
 		return Result{Resource: cur, Unchanged: true}, nil
 	}
-	r := fhir.Resource{Type: typ, ID: id, VersionID: cur.VersionID + 1, LastUpdated: s.now(), Deleted: true}
+	if err := checkOwner(o, cur, ok); err != nil {
+		return Result{}, err
+	}
+	if err := checkIfMatch(o.IfMatch, cur, ok); err != nil {
+		return Result{}, err
+	}
+	r := fhir.Resource{Type: typ, ID: id, VersionID: cur.VersionID + 1, LastUpdated: s.now(), Deleted: true, Owner: cur.Owner}
 	return Result{Resource: r}, tx.Put(ctx, store.Version{Resource: r})
 }
 
@@ -225,6 +241,9 @@ func (s *Service) PatchTx(ctx context.Context, tx store.Tx, typ, id string, patc
 	}
 	if cur.Deleted {
 		return Result{}, fhir.Errorf(fhir.KindGone, "deleted", "Resource %s/%s was deleted", typ, id)
+	}
+	if err := checkOwner(o, cur, ok); err != nil {
+		return Result{}, err
 	}
 	if err := checkIfMatch(o.IfMatch, cur, ok); err != nil {
 		return Result{}, err

@@ -8,6 +8,7 @@ CREATE TABLE resource_history (
     patient_id   text        NOT NULL DEFAULT '',
     last_updated timestamptz NOT NULL,
     deleted      boolean     NOT NULL DEFAULT false,
+    owner        text        NOT NULL DEFAULT '',
     raw          bytea,
     UNIQUE (type, id, version)
 );
@@ -22,6 +23,7 @@ CREATE TABLE resources (
     patient_id   text        NOT NULL DEFAULT '',
     last_updated timestamptz NOT NULL,
     deleted      boolean     NOT NULL DEFAULT false,
+    owner        text        NOT NULL DEFAULT '',
     raw          bytea,
     PRIMARY KEY (type, id)
 );

@@ -2,7 +2,7 @@
 // official definitions in ../shared/fhir/r4-definitions.
 package r4
 
-//go:generate go run ./gen -defs ../../../../shared/fhir/r4-definitions -out types_gen.go
+//go:generate go run ./gen -defs ../../../../shared/fhir/r4-definitions -out types_gen.go -elements elements_gen.go
 
 import "sort"
 

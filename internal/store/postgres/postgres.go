@@ -129,11 +129,11 @@ func (s *Store) Ready(ctx context.Context) error {
 	return nil
 }
 
-const resourceColumns = `version, last_updated, deleted, raw`
+const resourceColumns = `version, last_updated, deleted, raw, owner`
 
 func scanResource(row pgx.Row, typ, id string) (fhir.Resource, error) {
 	r := fhir.Resource{Type: typ, ID: id}
-	err := row.Scan(&r.VersionID, &r.LastUpdated, &r.Deleted, &r.Raw)
+	err := row.Scan(&r.VersionID, &r.LastUpdated, &r.Deleted, &r.Raw, &r.Owner)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return r, fhir.NotFound(typ, id)
 	}
@@ -259,17 +259,17 @@ func (t *tx) Current(ctx context.Context, typ, id string) (fhir.Resource, bool, 
 
 func (t *tx) Put(ctx context.Context, v store.Version) error {
 	b := t.batch
-	b.Queue(`INSERT INTO resource_history (type, id, version, patient_id, last_updated, deleted, raw)
-		VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-		v.Type, v.ID, v.VersionID, v.PatientID, v.LastUpdated, v.Deleted, v.Raw)
+	b.Queue(`INSERT INTO resource_history (type, id, version, patient_id, last_updated, deleted, raw, owner)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+		v.Type, v.ID, v.VersionID, v.PatientID, v.LastUpdated, v.Deleted, v.Raw, v.Owner)
 	if v.VersionID == 1 {
-		b.Queue(`INSERT INTO resources (type, id, version, patient_id, last_updated, deleted, raw)
-			VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-			v.Type, v.ID, v.VersionID, v.PatientID, v.LastUpdated, v.Deleted, v.Raw)
+		b.Queue(`INSERT INTO resources (type, id, version, patient_id, last_updated, deleted, raw, owner)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+			v.Type, v.ID, v.VersionID, v.PatientID, v.LastUpdated, v.Deleted, v.Raw, v.Owner)
 	} else {
-		b.Queue(`UPDATE resources SET version = $3, patient_id = $4, last_updated = $5, deleted = $6, raw = $7
+		b.Queue(`UPDATE resources SET version = $3, patient_id = $4, last_updated = $5, deleted = $6, raw = $7, owner = $8
 			WHERE type = $1 AND id = $2 AND version = $3 - 1`,
-			v.Type, v.ID, v.VersionID, v.PatientID, v.LastUpdated, v.Deleted, v.Raw).Exec(func(ct pgconn.CommandTag) error {
+			v.Type, v.ID, v.VersionID, v.PatientID, v.LastUpdated, v.Deleted, v.Raw, v.Owner).Exec(func(ct pgconn.CommandTag) error {
 			if ct.RowsAffected() != 1 {
 				return fmt.Errorf("postgres: %s/%s is not at version %d", v.Type, v.ID, v.VersionID-1)
 			}
@@ -328,7 +328,7 @@ func (s *Store) History(ctx context.Context, q store.HistoryQuery) (store.Histor
 	if count <= 0 {
 		count = 1
 	}
-	rows, err := s.pool.Query(ctx, `SELECT h.seq, h.type, h.id, h.version, h.last_updated, h.deleted, h.raw
+	rows, err := s.pool.Query(ctx, `SELECT h.seq, h.type, h.id, h.version, h.last_updated, h.deleted, h.raw, h.owner
 		FROM resource_history h`+filter+` ORDER BY h.seq DESC LIMIT `+arg(count+1), args...)
 	if err != nil {
 		return page, err
@@ -343,7 +343,7 @@ func (s *Store) History(ctx context.Context, q store.HistoryQuery) (store.Histor
 			break
 		}
 		r := fhir.Resource{}
-		if err := rows.Scan(&lastSeq, &r.Type, &r.ID, &r.VersionID, &r.LastUpdated, &r.Deleted, &r.Raw); err != nil {
+		if err := rows.Scan(&lastSeq, &r.Type, &r.ID, &r.VersionID, &r.LastUpdated, &r.Deleted, &r.Raw, &r.Owner); err != nil {
 			return page, err
 		}
 		r.LastUpdated = r.LastUpdated.UTC()

@@ -1,6 +1,7 @@
 // Command gen writes the generated tables of package r4 from the official
 // FHIR R4 definitions: the concrete resource types and the Patient
-// compartment.
+// compartment (-out), and the element tables of every complex type with the
+// primitive types' rules (-elements).
 package main
 
 import (
@@ -19,6 +20,7 @@ import (
 func main() {
 	defs := flag.String("defs", "../../../../shared/fhir/r4-definitions", "directory of the FHIR R4 definitions")
 	out := flag.String("out", "types_gen.go", "output file")
+	elements := flag.String("elements", "elements_gen.go", "output file for the element tables")
 	flag.Parse()
 
 	files, err := filepath.Glob(filepath.Join(*defs, "structuredefinitions", "StructureDefinition-*.json"))
@@ -62,11 +64,16 @@ func main() {
 		fmt.Fprintf(&b, "\t%q: {%s},\n", r.Code, quoteAll(r.Param))
 	}
 	b.WriteString("}\n")
-	src, err := format.Source(b.Bytes())
+	writeGo(*out, b.Bytes())
+	writeGo(*elements, elementsSource(*defs, files))
+}
+
+func writeGo(path string, b []byte) {
+	src, err := format.Source(b)
 	if err != nil {
 		log.Fatal(err)
 	}
-	if err := os.WriteFile(*out, src, 0o644); err != nil {
+	if err := os.WriteFile(path, src, 0o644); err != nil {
 		log.Fatal(err)
 	}
 }

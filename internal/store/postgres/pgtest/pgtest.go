@@ -82,3 +82,17 @@ func Open(t testing.TB) *postgres.Store {
 	t.Cleanup(s.Close)
 	return s
 }
+
+// Exec runs one statement on the database at url, for tests that need to
+// reach behind the API (e.g. to tamper with a row).
+func Exec(t testing.TB, url, sql string, args ...any) error {
+	t.Helper()
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		return err
+	}
+	defer conn.Close(ctx)
+	_, err = conn.Exec(ctx, sql, args...)
+	return err
+}

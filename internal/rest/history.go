@@ -1,0 +1,187 @@
+package rest
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"strconv"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/sharedcare/sharedcare/internal/fhir"
+	"github.com/sharedcare/sharedcare/internal/store"
+)
+
+// History paging limits: the default and the largest page a client may ask for.
+const (
+	defaultCount = 20
+	maxCount     = 1000
+)
+
+func (s *Server) historySystem(w http.ResponseWriter, r *http.Request) error {
+	return s.history(w, r, store.HistoryQuery{}, "/_history")
+}
+
+func (s *Server) historyType(w http.ResponseWriter, r *http.Request) error {
+	typ := chi.URLParam(r, "type")
+	return s.history(w, r, store.HistoryQuery{Type: typ}, "/"+typ+"/_history")
+}
+
+func (s *Server) historyInstance(w http.ResponseWriter, r *http.Request) error {
+	typ := chi.URLParam(r, "type")
+	id, err := pathID(r)
+	if err != nil {
+		return err
+	}
+	if _, err := s.store.Read(r.Context(), typ, id); err != nil {
+		return err
+	}
+	return s.history(w, r, store.HistoryQuery{Type: typ, ID: id}, "/"+typ+"/"+id+"/_history")
+}
+
+// parseInstant parses a FHIR instant or dateTime (to the second at least) or
+// date, as used by _since and _at.
+func parseInstant(name, v string) (time.Time, error) {
+	for _, layout := range []string{time.RFC3339Nano, "2006-01-02T15:04:05", "2006-01-02T15:04", "2006-01-02", "2006-01", "2006"} {
+		if t, err := time.Parse(layout, v); err == nil {
+			return t.UTC(), nil
+		}
+	}
+	return time.Time{}, fhir.Errorf(fhir.KindInvalid, "invalid", "%s=%q is not a valid instant (e.g. 2024-03-01T10:00:00Z)", name, v)
+}
+
+// pageCount reads _count: the default when absent, capped at maxCount.
+func pageCount(q url.Values) (int, error) {
+	v := q.Get("_count")
+	if v == "" {
+		return defaultCount, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 0 {
+		return 0, fhir.Errorf(fhir.KindInvalid, "invalid", "_count=%q is not a non-negative integer", v)
+	}
+	return min(n, maxCount), nil
+}
+
+type bundleLink struct {
+	Relation string `json:"relation"`
+	URL      string `json:"url"`
+}
+
+type bundleRequest struct {
+	Method string `json:"method"`
+	URL    string `json:"url"`
+}
+
+type bundleResponse struct {
+	Status       string `json:"status"`
+	Location     string `json:"location,omitempty"`
+	Etag         string `json:"etag,omitempty"`
+	LastModified string `json:"lastModified,omitempty"`
+}
+
+type bundleEntry struct {
+	FullURL  string          `json:"fullUrl,omitempty"`
+	Resource json.RawMessage `json:"resource,omitempty"`
+	Request  *bundleRequest  `json:"request,omitempty"`
+	Response *bundleResponse `json:"response,omitempty"`
+}
+
+type bundle struct {
+	ResourceType string        `json:"resourceType"`
+	ID           string        `json:"id,omitempty"`
+	Meta         *bundleMeta   `json:"meta,omitempty"`
+	Type         string        `json:"type"`
+	Total        *int          `json:"total,omitempty"`
+	Link         []bundleLink  `json:"link,omitempty"`
+	Entry        []bundleEntry `json:"entry,omitempty"`
+}
+
+type bundleMeta struct {
+	LastUpdated string `json:"lastUpdated"`
+}
+
+func (s *Server) history(w http.ResponseWriter, r *http.Request, hq store.HistoryQuery, path string) error {
+	q := r.URL.Query()
+	var err error
+	if hq.Count, err = pageCount(q); err != nil {
+		return err
+	}
+	if v := q.Get("_since"); v != "" {
+		if hq.Since, err = parseInstant("_since", v); err != nil {
+			return err
+		}
+	}
+	if v := q.Get("_at"); v != "" {
+		if hq.At, err = parseInstant("_at", v); err != nil {
+			return err
+		}
+	}
+	if v := q.Get("_cursor"); v != "" {
+		if hq.Before, err = strconv.ParseInt(v, 10, 64); err != nil || hq.Before <= 0 {
+			return fhir.Errorf(fhir.KindInvalid, "invalid", "_cursor=%q is not a cursor this server issued", v)
+		}
+	}
+	if v := q.Get("_snapshot"); v != "" {
+		if hq.Snapshot, err = strconv.ParseInt(v, 10, 64); err != nil || hq.Snapshot <= 0 {
+			return fhir.Errorf(fhir.KindInvalid, "invalid", "_snapshot=%q is not a snapshot this server issued", v)
+		}
+	}
+	page, err := s.store.History(r.Context(), hq)
+	if err != nil {
+		return err
+	}
+	b := bundle{
+		ResourceType: "Bundle",
+		ID:           newBundleID(),
+		Meta:         &bundleMeta{LastUpdated: time.Now().UTC().Format(fhir.LastUpdatedFormat)},
+		Type:         "history",
+		Total:        &page.Total,
+	}
+	keep := url.Values{}
+	for _, k := range []string{"_count", "_since", "_at", "_format", "_pretty"} {
+		if v := q.Get(k); v != "" {
+			keep.Set(k, v)
+		}
+	}
+	self := s.base + path
+	if enc := q.Encode(); enc != "" {
+		self += "?" + enc
+	}
+	b.Link = append(b.Link, bundleLink{"self", self})
+	if page.Next > 0 {
+		keep.Set("_cursor", strconv.FormatInt(page.Next, 10))
+		keep.Set("_snapshot", strconv.FormatInt(page.Snapshot, 10))
+		b.Link = append(b.Link, bundleLink{"next", s.base + path + "?" + keep.Encode()})
+	}
+	for _, e := range page.Entries {
+		b.Entry = append(b.Entry, s.historyEntry(e))
+	}
+	return s.writeJSON(w, r, http.StatusOK, b)
+}
+
+func (s *Server) historyEntry(e fhir.Resource) bundleEntry {
+	entry := bundleEntry{
+		FullURL: s.base + "/" + e.Type + "/" + e.ID,
+		Response: &bundleResponse{
+			Etag:         e.ETag(),
+			LastModified: e.LastUpdated.UTC().Format(fhir.LastUpdatedFormat),
+		},
+	}
+	switch {
+	case e.Deleted:
+		entry.Request = &bundleRequest{Method: "DELETE", URL: e.Type + "/" + e.ID}
+		entry.Response.Status = "204 No Content"
+	case e.VersionID == 1:
+		entry.Request = &bundleRequest{Method: "POST", URL: e.Type}
+		entry.Response.Status = "201 Created"
+		entry.Response.Location = s.location(e)
+		entry.Resource = e.Raw
+	default:
+		entry.Request = &bundleRequest{Method: "PUT", URL: e.Type + "/" + e.ID}
+		entry.Response.Status = "200 OK"
+		entry.Resource = e.Raw
+	}
+	return entry
+}

@@ -211,3 +211,81 @@ func TestParallelUpdatesLoseNothing(t *testing.T) {
 	h := ts.do("GET", "Patient/busy/_history?_count=1000", nil).JSON(t)
 	require.EqualValues(t, n+1, h["total"])
 }
+
+func TestSummaryAndElementsOnRead(t *testing.T) {
+	ts := startServer(t, nil)
+	r := ts.do("PUT", "Patient/s1", `{"resourceType":"Patient","id":"s1","text":{"status":"generated","div":"<div xmlns=\"http://www.w3.org/1999/xhtml\">Ann</div>"},"name":[{"family":"Smith"}],"gender":"female","photo":[{"contentType":"image/png","data":"AAAA"}]}`)
+	require.Equal(t, http.StatusCreated, r.StatusCode, "%s", r.Body)
+
+	subsetted := func(m map[string]any) bool {
+		for _, tag := range m["meta"].(map[string]any)["tag"].([]any) {
+			if tag.(map[string]any)["code"] == "SUBSETTED" {
+				return true
+			}
+		}
+		return false
+	}
+	s := ts.do("GET", "Patient/s1?_summary=true", nil).JSON(t)
+	require.True(t, subsetted(s))
+	require.NotNil(t, s["name"])
+	require.Nil(t, s["photo"], "photo is not a summary element")
+	require.Nil(t, s["text"])
+
+	s = ts.do("GET", "Patient/s1?_summary=text", nil).JSON(t)
+	require.NotNil(t, s["text"])
+	require.Nil(t, s["name"])
+
+	s = ts.do("GET", "Patient/s1?_summary=data", nil).JSON(t)
+	require.Nil(t, s["text"])
+	require.NotNil(t, s["photo"])
+
+	s = ts.do("GET", "Patient/s1?_elements=gender", nil).JSON(t)
+	require.True(t, subsetted(s))
+	require.Equal(t, "female", s["gender"])
+	require.Nil(t, s["name"])
+	require.Equal(t, "s1", s["id"])
+
+	requireOutcome(t, ts.do("GET", "Patient/s1?_summary=bogus", nil), http.StatusBadRequest)
+	pretty := ts.do("GET", "Patient/s1?_pretty=true", nil)
+	require.Contains(t, string(pretty.Body), "\n  \"id\": \"s1\"")
+}
+
+func TestPatch(t *testing.T) {
+	ts := startServer(t, nil)
+	r := ts.do("PUT", "Patient/pt", `{"resourceType":"Patient","id":"pt","active":false,"name":[{"use":"official","family":"Smith","given":["Ann"]}]}`)
+	require.Equal(t, http.StatusCreated, r.StatusCode)
+
+	r = ts.do("PATCH", "Patient/pt", `[{"op":"replace","path":"/active","value":true},{"op":"add","path":"/name/0/given/-","value":"Beth"}]`,
+		"Content-Type", "application/json-patch+json", "If-Match", `W/"1"`)
+	require.Equal(t, http.StatusOK, r.StatusCode, "%s", r.Body)
+	require.Equal(t, `W/"2"`, r.Header.Get("ETag"))
+	p := r.JSON(t)
+	require.Equal(t, true, p["active"])
+	require.Equal(t, []any{"Ann", "Beth"}, p["name"].([]any)[0].(map[string]any)["given"])
+
+	fhirpath := `{"resourceType":"Parameters","parameter":[{"name":"operation","part":[
+		{"name":"type","valueCode":"replace"},{"name":"path","valueString":"Patient.name.where(use='official').family"},
+		{"name":"value","valueString":"Jones"}]},{"name":"operation","part":[
+		{"name":"type","valueCode":"add"},{"name":"path","valueString":"Patient"},{"name":"name","valueString":"birthDate"},
+		{"name":"value","valueDate":"1950-01-02"}]}]}`
+	r = ts.do("PATCH", "Patient/pt", fhirpath)
+	require.Equal(t, http.StatusOK, r.StatusCode, "%s", r.Body)
+	p = r.JSON(t)
+	require.Equal(t, "Jones", p["name"].([]any)[0].(map[string]any)["family"])
+	require.Equal(t, "1950-01-02", p["birthDate"])
+	require.Equal(t, "3", p["meta"].(map[string]any)["versionId"])
+
+	t.Run("failures change nothing", func(t *testing.T) {
+		requireOutcome(t, ts.do("PATCH", "Patient/pt", `[{"op":"replace","path":"/active","value":false}]`,
+			"Content-Type", "application/json-patch+json", "If-Match", `W/"1"`), http.StatusPreconditionFailed)
+		requireOutcome(t, ts.do("PATCH", "Patient/pt", `[{"op":"test","path":"/active","value":false}]`,
+			"Content-Type", "application/json-patch+json"), http.StatusUnprocessableEntity)
+		requireOutcome(t, ts.do("PATCH", "Patient/pt", `[{"op":"replace","path":"/birthDate","value":"not a date"}]`,
+			"Content-Type", "application/json-patch+json"), http.StatusUnprocessableEntity)
+		requireOutcome(t, ts.do("PATCH", "Patient/pt", `[{"op":"replace","path":"/id","value":"other"}]`,
+			"Content-Type", "application/json-patch+json"), http.StatusUnprocessableEntity)
+		requireOutcome(t, ts.do("PATCH", "Patient/pt", `not json`, "Content-Type", "application/json-patch+json"), http.StatusBadRequest)
+		requireOutcome(t, ts.do("PATCH", "Patient/missing", `[]`, "Content-Type", "application/json-patch+json"), http.StatusNotFound)
+		require.Equal(t, `W/"3"`, ts.do("GET", "Patient/pt", nil).Header.Get("ETag"))
+	})
+}

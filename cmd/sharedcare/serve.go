@@ -62,7 +62,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	}
 	defer st.Close()
 
-	records := &record.Service{Store: st, Check: checkResource, PatientRefs: patientRefs}
+	records := &record.Service{Store: st}
 	api := rest.New(rest.Config{
 		Store: st, Records: records, BaseURL: c.BaseURL, Logger: log,
 		MaxBodyBytes: c.MaxBodyBytes, Version: version,

@@ -15,7 +15,9 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/sharedcare/sharedcare/internal/fhir"
+	"github.com/sharedcare/sharedcare/internal/searchparam"
 	"github.com/sharedcare/sharedcare/internal/store"
+	"github.com/sharedcare/sharedcare/internal/validate"
 )
 
 // Service writes resources to a store.
@@ -23,10 +25,6 @@ type Service struct {
 	Store store.Store
 	// Now returns the time stamped as meta.lastUpdated; time.Now when nil.
 	Now func() time.Time
-	// Check validates a resource body and returns its resourceType.
-	Check func(raw []byte) (string, error)
-	// PatientRefs returns the ids of the patients whose record holds the resource.
-	PatientRefs func(resourceType string, raw []byte) []string
 }
 
 // Options are the parts of a write that are not the body.
@@ -72,7 +70,7 @@ func NewID() string { return uuid.NewString() }
 
 // checkBody validates body as a resource of type typ.
 func (s *Service) checkBody(typ string, body []byte) error {
-	got, err := s.Check(body)
+	got, err := validate.Resource(body)
 	if err != nil {
 		return err
 	}
@@ -119,8 +117,12 @@ func (s *Service) put(ctx context.Context, tx store.Tx, typ, id string, body []b
 		return fhir.Resource{}, fhir.Errorf(fhir.KindInvalid, "structure", "body is not a JSON object: %v", err)
 	}
 	r := fhir.Resource{Type: typ, ID: id, VersionID: prev + 1, LastUpdated: now, Raw: raw, Owner: o.Owner}
-	v := store.Version{Resource: r}
-	if refs := s.PatientRefs(typ, raw); len(refs) > 0 {
+	index, err := searchparam.Extract(typ, raw)
+	if err != nil {
+		return r, err
+	}
+	v := store.Version{Resource: r, Index: index}
+	if refs := searchparam.PatientRefsFromValues(typ, index); len(refs) > 0 {
 		v.PatientID = refs[0]
 	}
 	return r, tx.Put(ctx, v)

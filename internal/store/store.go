@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/sharedcare/sharedcare/internal/fhir"
+	"github.com/sharedcare/sharedcare/internal/searchparam"
 )
 
 // Store keeps every version of every resource and the ordered log of changes.
@@ -52,6 +53,9 @@ type Version struct {
 	// patient. Every patient-owned row carries it so that the schema can be
 	// distributed by patient.
 	PatientID string
+	// Index holds the version's search parameter values; they replace the
+	// resource's previous index rows. A deletion has none.
+	Index []searchparam.Value
 }
 
 // HistoryQuery selects part of the change log. Type and ID narrow it to a

@@ -276,6 +276,7 @@ func (t *tx) Put(ctx context.Context, v store.Version) error {
 			return nil
 		})
 	}
+	queueIndex(b, v)
 	return nil
 }
 

@@ -236,10 +236,8 @@ func newOpenAPIBuilder(s *Surface) *openAPIBuilder {
 // addSystem describes the endpoints that are not about one resource type.
 func (b *openAPIBuilder) addSystem() {
 	public := []securityRequirement{}
-	metadata := b.op(systemTag, "capabilities", "The CapabilityStatement: what this server supports",
-		refs("_format", "_pretty"), nil, b.responses(map[string]response{
-			"200": {Description: "The CapabilityStatement", Content: fhirContent("CapabilityStatement")},
-		}))
+	metadata := b.op(systemTag, "capabilities", "The CapabilityStatement: what this server supports", nil, nil,
+		map[string]response{"200": {Description: "The CapabilityStatement", Content: fhirContent("CapabilityStatement")}})
 	metadata.Security = &public
 	b.path("/metadata").Get = metadata
 
@@ -266,7 +264,7 @@ func (b *openAPIBuilder) addSystem() {
 		id, summary = "transaction", "Run a transaction Bundle"
 	}
 	if id != "" {
-		b.path("/").Post = b.op(systemTag, id, summary, refs("_format", "_pretty", "Prefer"),
+		b.path("/").Post = b.op(systemTag, id, summary, refs("Prefer"),
 			fhirBody("Bundle", "A Bundle of type batch or transaction"),
 			b.responses(bundleOK("The batch-response or transaction-response Bundle"), 400, 401, 403, 409, 412, 413, 415, 422))
 	}
@@ -287,10 +285,10 @@ func (b *openAPIBuilder) addType(t *Type) {
 	if has["search-type"] {
 		params := searchResultParams()
 		if len(t.SearchInclude) > 0 {
-			params = append(params, listParam("_include", "Also return the resources these references point to", t.SearchInclude))
+			params = append(params, refs("_include")...)
 		}
 		if len(t.SearchRevInclude) > 0 {
-			params = append(params, listParam("_revinclude", "Also return the resources that point to the matches through these references", t.SearchRevInclude))
+			params = append(params, refs("_revinclude")...)
 		}
 		for _, p := range t.SearchParams {
 			params = append(params, b.searchParam(p))
@@ -299,7 +297,7 @@ func (b *openAPIBuilder) addType(t *Type) {
 			params, nil, b.responses(bundleOK("A searchset Bundle"), 400, 401, 403))
 	}
 	if has["create"] {
-		params := refs("_format", "_pretty", "Prefer")
+		params := refs("Prefer")
 		if t.ConditionalCreate {
 			params = append(params, refs("If-None-Exist")...)
 		}
@@ -307,13 +305,13 @@ func (b *openAPIBuilder) addType(t *Type) {
 			params, fhirBody(name, "The new "+name+"; any id is replaced"),
 			b.responses(map[string]response{
 				"200": resourceOK(name, "A resource matched If-None-Exist, so nothing was created"),
-				"201": created(name),
+				"201": b.created(name),
 			}, 400, 401, 403, 412, 413, 415, 422))
 	}
 	if has["update"] && t.ConditionalUpdate {
 		b.path(collection).Put = b.op(name, "conditionalUpdate"+name, "Update the "+name+" that the criteria match, or create one if none does",
-			refs("criteria", "_format", "_pretty", "Prefer"), fhirBody(name, "The "+name),
-			b.responses(map[string]response{"200": resourceOK(name, "Updated"), "201": created(name)},
+			refs("criteria", "Prefer"), fhirBody(name, "The "+name),
+			b.responses(map[string]response{"200": b.stored(name), "201": b.created(name)},
 				400, 401, 403, 412, 413, 415, 422))
 	}
 	if has["delete"] && (t.ConditionalDelete == "single" || t.ConditionalDelete == "multiple") {
@@ -326,8 +324,8 @@ func (b *openAPIBuilder) addType(t *Type) {
 	}
 
 	if has["read"] {
-		params := refs("_format", "_pretty", "_summary", "_elements")
-		success := map[string]response{"200": resourceOK(name, "The current version")}
+		params := refs("_summary", "_elements")
+		success := map[string]response{"200": b.stored(name)}
 		cr := t.ConditionalRead
 		if cr == "modified-since" || cr == "full-support" {
 			params = append(params, refs("If-Modified-Since")...)
@@ -342,17 +340,17 @@ func (b *openAPIBuilder) addType(t *Type) {
 			params, nil, b.responses(success, 401, 403, 404, 410))
 	}
 	if has["update"] {
-		success := map[string]response{"200": resourceOK(name, "Updated")}
+		success := map[string]response{"200": b.stored(name)}
 		if t.UpdateCreate {
-			success["201"] = created(name)
+			success["201"] = b.created(name)
 		}
 		b.path(instance, idParam).Put = b.op(name, "update"+name, "Replace a "+name,
-			refs("_format", "_pretty", "If-Match", "Prefer"), fhirBody(name, "The whole new version; its id must match the URL"),
+			refs("If-Match", "Prefer"), fhirBody(name, "The whole new version; its id must match the URL"),
 			b.responses(success, 400, 401, 403, 404, 409, 412, 413, 415, 422))
 	}
 	if has["patch"] {
 		b.path(instance, idParam).Patch = b.op(name, "patch"+name, "Change part of a "+name,
-			refs("_format", "_pretty", "If-Match", "Prefer"), &requestBody{
+			refs("If-Match", "Prefer"), &requestBody{
 				Description: "A JSON Patch, or a FHIRPath Patch Parameters resource",
 				Required:    true,
 				Content: map[string]mediaType{
@@ -360,7 +358,7 @@ func (b *openAPIBuilder) addType(t *Type) {
 					fhirJSON:  {Schema: &schema{Ref: ref("schemas", "Parameters")}},
 				},
 			},
-			b.responses(map[string]response{"200": resourceOK(name, "Patched")}, 400, 401, 403, 404, 409, 412, 413, 415, 422))
+			b.responses(map[string]response{"200": b.stored(name)}, 400, 401, 403, 404, 409, 412, 413, 415, 422))
 	}
 	if has["delete"] {
 		b.path(instance, idParam).Delete = b.op(name, "delete"+name, "Delete a "+name,
@@ -372,8 +370,8 @@ func (b *openAPIBuilder) addType(t *Type) {
 	}
 	if has["vread"] {
 		b.path(instance+"/_history/{vid}", idParam, parameter{Ref: ref("parameters", "vid")}).Get = b.op(name, "vread"+name, "Read one version of a "+name,
-			refs("_format", "_pretty", "_summary", "_elements"), nil,
-			b.responses(map[string]response{"200": resourceOK(name, "The version")}, 401, 403, 404, 410))
+			refs("_summary", "_elements"), nil,
+			b.responses(map[string]response{"200": b.stored(name)}, 401, 403, 404, 410))
 	}
 	if has["history-type"] {
 		b.path(collection + "/_history").Get = b.op(name, "historyType"+name, "Changes to "+name+" resources, newest first",
@@ -413,7 +411,7 @@ func (b *openAPIBuilder) addOperation(op Operation) {
 	}
 	item := b.path(path, pathParams...)
 
-	post := b.op(tagName, id, summary, refs("_format", "_pretty"), &requestBody{
+	post := b.op(tagName, id, summary, nil, &requestBody{
 		Description: "The in parameters",
 		Content:     fhirContent("Parameters"),
 	}, b.responses(success(), slices.Concat(statuses, []int{413, 415})...))
@@ -423,7 +421,7 @@ func (b *openAPIBuilder) addOperation(op Operation) {
 		return
 	}
 	post.OperationID += "Post"
-	params := refs("_format", "_pretty")
+	var params []parameter
 	for _, p := range op.Parameters {
 		params = append(params, parameter{Name: p.Name, In: "query", Description: p.Documentation, Schema: primitiveSchema(p.Type)})
 	}
@@ -433,11 +431,12 @@ func (b *openAPIBuilder) addOperation(op Operation) {
 }
 
 // path returns the path item for p, creating it with the given path-level
-// parameters the first time.
+// parameters the first time. _format and _pretty apply to every FHIR
+// interaction, so they are stated once per path rather than per operation.
 func (b *openAPIBuilder) path(p string, params ...parameter) *pathItem {
 	item := b.doc.Paths[p]
 	if item == nil {
-		item = &pathItem{Parameters: params}
+		item = &pathItem{Parameters: append(params, refs("_format", "_pretty")...)}
 		b.doc.Paths[p] = item
 	}
 	return item
@@ -529,19 +528,11 @@ func refs(names ...string) []parameter {
 }
 
 func searchResultParams() []parameter {
-	return refs("_format", "_pretty", "_summary", "_elements", "_count", "_sort")
+	return refs("_summary", "_elements", "_count", "_sort")
 }
 
 func historyParams() []parameter {
-	return refs("_format", "_pretty", "_count", "_since", "_at")
-}
-
-// listParam is a query parameter taking comma-separated values from a fixed list.
-func listParam(name, description string, values []string) parameter {
-	return parameter{
-		Name: name, In: "query", Description: description,
-		Schema: &schema{Type: "array", Items: &schema{Type: "string", Enum: values}},
-	}
+	return refs("_count", "_since", "_at")
 }
 
 // primitiveSchema maps a FHIR primitive type to the JSON type of its
@@ -575,12 +566,28 @@ func resourceOK(name, description string) response {
 	}
 }
 
-func created(name string) response {
-	return response{
-		Description: "Created; the body is per the Prefer header (the resource by default)",
-		Headers:     headerRefs("Location", "ETag", "Last-Modified"),
-		Content:     fhirContent(name),
+// stored refers to the answer that carries one version of a resource of
+// type name, adding it to the components the first time. Read, vread,
+// update and patch of a type all answer with it, so it is described once
+// per type.
+func (b *openAPIBuilder) stored(name string) response {
+	if _, ok := b.doc.Components.Responses[name]; !ok {
+		b.doc.Components.Responses[name] = resourceOK(name, "The "+name+" version; after a write, the body is per the Prefer header")
 	}
+	return response{Ref: ref("responses", name)}
+}
+
+// created is stored for a write that created the resource.
+func (b *openAPIBuilder) created(name string) response {
+	key := name + ".created"
+	if _, ok := b.doc.Components.Responses[key]; !ok {
+		b.doc.Components.Responses[key] = response{
+			Description: "Created; the body is per the Prefer header (the resource by default)",
+			Headers:     headerRefs("Location", "ETag", "Last-Modified"),
+			Content:     fhirContent(name),
+		}
+	}
+	return response{Ref: ref("responses", key)}
 }
 
 func deleted() map[string]response {
@@ -620,8 +627,9 @@ func commonParameters() map[string]parameter {
 	headerParam := func(name, description string) parameter {
 		return parameter{Name: name, In: "header", Description: description, Schema: &schema{Type: "string"}}
 	}
+	stringArray := &schema{Type: "array", Items: &schema{Type: "string"}}
 	commaList := func(name, description string) parameter {
-		p := query(name, description, &schema{Type: "array", Items: &schema{Type: "string"}})
+		p := query(name, description, stringArray)
 		p.Explode = new(bool)
 		return p
 	}
@@ -642,6 +650,10 @@ func commonParameters() map[string]parameter {
 		"_since":    query("_since", "Only versions written after this instant", &schema{Type: "string"}),
 		"_at":       query("_at", "Only versions current at some point in this period", &schema{Type: "string"}),
 		"_type":     commaList("_type", "Search only these resource types"),
+		"_include": query("_include", "Also return the resources that the matches refer to, as Type:parameter[:target] or *. "+
+			"The CapabilityStatement lists the values each type accepts.", stringArray),
+		"_revinclude": query("_revinclude", "Also return the resources that refer to the matches, as Type:parameter[:target] or *. "+
+			"The CapabilityStatement lists the values each type accepts.", stringArray),
 		"criteria": {Name: "criteria", In: "query", Required: true,
 			Description: "Search parameters that select the resource, as in a search of the type",
 			Schema:      &schema{Type: "object", AdditionalProperties: &schema{Type: "string"}}},

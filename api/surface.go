@@ -122,10 +122,15 @@ func (s *Surface) validate() error {
 	if s.Date.IsZero() {
 		bad("no publication date")
 	}
+	system := make(map[string]bool, len(s.SystemInteractions))
 	for _, c := range s.SystemInteractions {
 		if !systemInteractions[c] {
 			bad("unknown system interaction %q", c)
 		}
+		if system[c] {
+			bad("system interaction %s is listed twice", c)
+		}
+		system[c] = true
 	}
 	checkParams(s.SearchParams, "search-system", bad)
 

@@ -103,3 +103,23 @@ func TestGracefulShutdownFinishesInFlightRequests(t *testing.T) {
 	require.Equal(t, http.StatusCreated, <-result)
 	require.NoError(t, <-done)
 }
+
+func TestCapabilityStatementAndOpenAPI(t *testing.T) {
+	ts := startServer(t, nil)
+	cs := ts.do("GET", "metadata", nil, "Authorization", "").JSON(t)
+	require.Equal(t, "4.0.1", cs["fhirVersion"])
+	require.Equal(t, "instance", cs["kind"])
+	rest := cs["rest"].([]any)[0].(map[string]any)
+	types := map[string]bool{}
+	for _, r := range rest["resource"].([]any) {
+		types[r.(map[string]any)["type"].(string)] = true
+	}
+	require.Len(t, types, 146)
+	require.True(t, types["Patient"] && types["MedicationAdministration"])
+
+	oa := ts.do("GET", "openapi.json", nil, "Authorization", "")
+	require.Equal(t, http.StatusOK, oa.StatusCode)
+	doc := oa.JSON(t)
+	require.Equal(t, "3.0.3", doc["openapi"])
+	require.Contains(t, doc["paths"], "/Patient/{id}")
+}

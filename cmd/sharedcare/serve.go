@@ -63,11 +63,14 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	defer st.Close()
 
 	records := &record.Service{Store: st}
-	api := rest.New(rest.Config{
+	api, err := rest.New(rest.Config{
 		Store: st, Records: records, BaseURL: c.BaseURL, Logger: log,
 		MaxBodyBytes: c.MaxBodyBytes, Version: version,
 		Auth: auth.verifier, Smart: auth.smart, DevJWKS: auth.devJWKS,
 	})
+	if err != nil {
+		return err
+	}
 
 	if c.DebugAddr != "" {
 		go servePprof(c.DebugAddr, log)

@@ -1,69 +1,69 @@
 package rest
 
 import (
-	"encoding/json"
 	"net/http"
 	"time"
 
+	"github.com/sharedcare/sharedcare/api"
 	"github.com/sharedcare/sharedcare/internal/fhir/r4"
 )
 
-// capabilityStatement describes what this server implements. It is built
-// from the same tables that drive the routes, so it cannot drift from them.
-func (s *Server) capabilityStatement() []byte {
-	type interaction struct {
-		Code string `json:"code"`
+// typeInteractions are the interactions every resource type supports.
+var typeInteractions = []string{"read", "vread", "update", "patch", "delete", "history-instance", "history-type", "create"}
+
+// surface describes what this server implements, from the same tables that
+// drive the routes, so that the CapabilityStatement and the OpenAPI
+// document cannot drift from them.
+func (s *Server) surface(started time.Time) api.Surface {
+	sf := api.Surface{
+		BaseURL:            s.base,
+		Software:           "sharedcare",
+		Version:            s.version,
+		Description:        "sharedcare: a FHIR R4 shared care record server",
+		Date:               started,
+		SystemInteractions: []string{"history-system"},
+		Security: &api.Security{
+			Description: "Bearer JWT (SMART on FHIR scopes) from the configured authorization server; " +
+				"claims care_role, requesting_organization and reason_for_request decide what is visible.",
+			CORS: false,
+		},
 	}
-	type resource struct {
-		Type              string        `json:"type"`
-		Profile           string        `json:"profile"`
-		Interaction       []interaction `json:"interaction"`
-		Versioning        string        `json:"versioning"`
-		ReadHistory       bool          `json:"readHistory"`
-		UpdateCreate      bool          `json:"updateCreate"`
-		ConditionalRead   string        `json:"conditionalRead"`
-		ConditionalDelete string        `json:"conditionalDelete,omitempty"`
-	}
-	var resources []resource
 	for _, t := range r4.ResourceTypes {
-		resources = append(resources, resource{
-			Type:    t,
-			Profile: "http://hl7.org/fhir/StructureDefinition/" + t,
-			Interaction: []interaction{
-				{"read"}, {"vread"}, {"update"}, {"patch"}, {"delete"}, {"history-instance"}, {"history-type"}, {"create"},
-			},
+		it := typeInteractions
+		if t == "AuditEvent" {
+			it = []string{"read", "search-type"}
+		}
+		sf.Types = append(sf.Types, api.Type{
+			Name:            t,
+			Interactions:    it,
 			Versioning:      "versioned-update",
-			ReadHistory:     true,
-			UpdateCreate:    true,
+			ReadHistory:     t != "AuditEvent",
+			UpdateCreate:    t != "AuditEvent",
 			ConditionalRead: "full-support",
 		})
 	}
-	cs := map[string]any{
-		"resourceType": "CapabilityStatement",
-		"status":       "active",
-		"date":         time.Now().UTC().Format("2006-01-02"),
-		"publisher":    "sharedcare",
-		"kind":         "instance",
-		"software":     map[string]string{"name": "sharedcare", "version": s.version},
-		"implementation": map[string]string{
-			"description": "sharedcare: a FHIR R4 shared care record server",
-			"url":         s.base,
-		},
-		"fhirVersion": "4.0.1",
-		"format":      []string{"application/fhir+json", "json"},
-		"patchFormat": []string{"application/json-patch+json", "application/fhir+json"},
-		"rest": []map[string]any{{
-			"mode":        "server",
-			"resource":    resources,
-			"interaction": []interaction{{"history-system"}},
-		}},
+	return sf
+}
+
+// renderSurface renders the CapabilityStatement and OpenAPI documents once,
+// at start: a mistake in the tables stops the server rather than misinform.
+func (s *Server) renderSurface() error {
+	sf := s.surface(time.Now().UTC())
+	var err error
+	if s.capability, err = api.CapabilityStatement(sf); err != nil {
+		return err
 	}
-	b, _ := json.Marshal(cs)
-	return b
+	s.openapi, err = api.OpenAPI(sf)
+	return err
 }
 
 func (s *Server) metadata(w http.ResponseWriter, r *http.Request) error {
-	s.capOnce.Do(func() { s.capability = s.capabilityStatement() })
 	s.writeBody(w, r, http.StatusOK, s.capability)
 	return nil
+}
+
+func (s *Server) openAPI(w http.ResponseWriter, r *http.Request) error {
+	w.Header().Set("Content-Type", "application/json")
+	_, err := w.Write(s.openapi)
+	return err
 }

@@ -34,6 +34,7 @@ func (s *Server) Handler() http.Handler {
 		r.Use(s.fhirRequest)
 
 		r.Get("/metadata", s.public("capabilities", s.metadata))
+		r.Get("/openapi.json", s.public("openapi", s.openAPI))
 		r.Get("/.well-known/smart-configuration", s.public("smart-configuration", s.smartConfiguration))
 		r.Get("/_history", s.interaction(access.InteractionHistorySystem, s.historySystem))
 

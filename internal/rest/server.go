@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
-	"sync"
 
 	"github.com/sharedcare/sharedcare/internal/fhir"
 	"github.com/sharedcare/sharedcare/internal/record"
@@ -50,12 +49,12 @@ type Server struct {
 	smart   []byte
 	devJWKS []byte
 
-	capOnce    sync.Once
 	capability []byte
+	openapi    []byte
 }
 
 // New returns a Server for cfg.
-func New(cfg Config) *Server {
+func New(cfg Config) (*Server, error) {
 	s := &Server{
 		store:   cfg.Store,
 		records: cfg.Records,
@@ -74,7 +73,10 @@ func New(cfg Config) *Server {
 		s.maxBody = DefaultMaxBodyBytes
 	}
 	s.metrics = newMetrics(cfg.Store)
-	return s
+	if err := s.renderSurface(); err != nil {
+		return nil, err
+	}
+	return s, nil
 }
 
 // readBody reads the request body within the size limit. An empty body is

@@ -93,3 +93,58 @@ type PoolStats struct {
 	WaitCount               int64         // acquisitions that had to wait for a connection
 	WaitDuration            time.Duration // total time spent acquiring connections
 }
+
+// AuditRecord is one AuditEvent as the store keeps it: the searchable facts
+// beside the AuditEvent JSON.
+type AuditRecord struct {
+	ID         string
+	Recorded   time.Time
+	PatientID  string
+	Agent      string // the caller's sub
+	Org        string // the caller's organisation (ODS code)
+	Purpose    string // v3 ActReason: TREAT, BTG, or empty
+	BreakGlass bool
+	Action     string   // C R U D E
+	Outcome    string   // 0, 4, 8 or 12
+	Entities   []string // references of the resources involved
+	Raw        []byte   // the AuditEvent resource
+}
+
+// AuditLink is an audit record in its place in the hash chain.
+type AuditLink struct {
+	AuditRecord
+	Pos      int64  // position in the chain, from 1
+	PrevHash []byte // the hash of the record at Pos-1 (empty at Pos 1)
+	Hash     []byte
+}
+
+// AuditQuery selects audit records, newest first.
+type AuditQuery struct {
+	Patient  string
+	Agent    string // sub or ODS code
+	Entity   string // a resource reference
+	Purpose  string
+	From, To time.Time // recorded in [From, To); zero: unbounded
+	Count    int
+	Before   int64 // continue after this cursor (0: from the newest)
+}
+
+// Auditor keeps the audit trail: append-only, and chained by hash.
+type Auditor interface {
+	// AppendAudit stores records durably in one transaction.
+	AppendAudit(ctx context.Context, recs []AuditRecord) error
+	// SealAudit links up to limit committed, unchained records into the
+	// chain, in the order it finds them, with hash(previous hash, record).
+	// Concurrent sealers take turns. It returns how many it linked.
+	SealAudit(ctx context.Context, limit int, hash func(prev []byte, r AuditRecord) []byte) (int, error)
+	// AuditChain calls fn for every chained record in chain order.
+	AuditChain(ctx context.Context, fn func(AuditLink) error) error
+	// UnsealedAudit counts committed records recorded before t that are not
+	// yet in the chain.
+	UnsealedAudit(ctx context.Context, before time.Time) (int, error)
+	// SearchAudit returns a page of records matching q, the cursor of the
+	// next page (0 at the end) and the number of matches.
+	SearchAudit(ctx context.Context, q AuditQuery) (recs []AuditRecord, next int64, total int, err error)
+	// ReadAudit returns one record by id, or a fhir.KindNotFound error.
+	ReadAudit(ctx context.Context, id string) (AuditRecord, error)
+}

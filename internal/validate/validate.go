@@ -14,9 +14,15 @@
 // is reported at the primitive's path (_birthDate at Patient.birthDate).
 //
 // Issue codes: structure for the shape of the JSON (unknown or repeated
-// members, arrays where one value belongs and the reverse, wrong JSON types,
-// several types of one choice element), required for missing mandatory
-// elements, value for values that break their type's rules.
+// members, empty arrays and objects, arrays where one value belongs and the
+// reverse, wrong JSON types, several types of one choice element), required
+// for missing mandatory elements, value for values that break their type's
+// rules. When the list is cut at 100, an information issue (too-costly)
+// says so.
+//
+// Two rules are relaxed because the UK Core examples break them: an empty
+// primitive extension form ("_status": {}) is accepted, and an Extension
+// with several value[x] types is checked by the first.
 package validate
 
 import (
@@ -85,8 +91,9 @@ type validator struct {
 
 // presence records where an object's member for one element was found.
 type presence struct {
-	value, ext int32  // tape indexes of name and _name; 0 when absent
-	typ        string // the type a choice element was given
+	value, ext int32    // tape indexes of name and _name; 0 when absent
+	typ        string   // the type the member carries (choice elements have several)
+	table      *r4.Type // typ's element table, nil for a primitive or Resource
 }
 
 var pool = sync.Pool{New: func() any { return new(validator) }}
@@ -195,7 +202,7 @@ func (v *validator) object(n int32, t *r4.Type) {
 	for range t.Elements {
 		v.seen = append(v.seen, presence{})
 	}
-	for k := n + 1; k < obj.next; k = v.tape[k+1].next {
+	for k := n + 1; k < obj.next && !v.stopped; k = v.tape[k+1].next {
 		key := v.text(v.tape[k])
 		if (t.Kind == r4.ResourceKind && string(key) == "resourceType") || string(key) == "fhir_comments" {
 			continue
@@ -204,8 +211,8 @@ func (v *validator) object(n int32, t *r4.Type) {
 		if len(key) > 1 && key[0] == '_' {
 			name, ext = key[1:], true
 		}
-		i, typ := t.Lookup(string(name))
-		if i < 0 || ext && !r4.IsPrimitive(typ) {
+		i, typ, table := t.Resolve(string(name))
+		if i < 0 || ext && (table != nil || typ == "Resource") {
 			p := v.pushBytes(key)
 			v.report("structure", "Unknown element %s", quote(key))
 			v.pop(p)
@@ -232,11 +239,11 @@ func (v *validator) object(n int32, t *r4.Type) {
 			v.report("structure", "Element %s is repeated", quote(key))
 			v.pop(at)
 		default:
-			*slot, p.typ = k+1, typ
+			*slot, p.typ, p.table = k+1, typ, table
 		}
 	}
 	for i := range t.Elements {
-		if len(v.issues) == maxIssues {
+		if v.stopped {
 			break
 		}
 		el, p := &t.Elements[i], v.seen[base+i]
@@ -255,10 +262,10 @@ func (v *validator) object(n int32, t *r4.Type) {
 		switch {
 		case el.Max == 0:
 			v.report("structure", "Element %s is not allowed here", v.path[at+1:])
-		case r4.IsPrimitive(p.typ):
+		case p.table == nil && p.typ != "Resource":
 			v.primitiveElement(el, p.typ, p.value, p.ext)
 		default:
-			v.complexElement(el, p.typ, p.value)
+			v.complexElement(el, p.typ, p.table, p.value)
 		}
 		v.pop(at)
 	}
@@ -347,34 +354,40 @@ func (v *validator) extension(n int32) {
 		v.report("structure", "The extension form of a primitive must be an object, not %s", v.tape[n].kind)
 		return
 	}
-	v.object(n, r4.LookupType("Element"))
+	v.object(n, elementType())
 }
 
-func (v *validator) complexElement(el *r4.Element, typ string, val int32) {
+// elementType is the table of Element, which describes a primitive's
+// extension form.
+var elementType = sync.OnceValue(func() *r4.Type { return r4.LookupType("Element") })
+
+// complexElement checks an element of a complex type, or of Resource when
+// table is nil.
+func (v *validator) complexElement(el *r4.Element, typ string, table *r4.Type, val int32) {
 	if !v.shape(el, val, "") {
 		return
 	}
 	if !el.Array {
-		v.complex(val, typ)
+		v.complex(val, typ, table)
 		return
 	}
 	for i, item := 0, val+1; item < v.tape[val].next; i, item = i+1, v.tape[item].next {
 		at := v.pushIndex(i)
-		v.complex(item, typ)
+		v.complex(item, typ, table)
 		v.pop(at)
 	}
 }
 
-func (v *validator) complex(n int32, typ string) {
+func (v *validator) complex(n int32, typ string, table *r4.Type) {
 	if v.tape[n].kind != kindObject {
 		v.report("structure", "Expected an object for type %s, found %s", typ, v.tape[n].kind)
 		return
 	}
-	if typ == "Resource" {
+	if table == nil {
 		v.resource(n)
 		return
 	}
-	v.object(n, r4.LookupType(typ))
+	v.object(n, table)
 }
 
 // primitive checks the JSON type and the lexical form of a primitive value.

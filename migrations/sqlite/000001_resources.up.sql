@@ -18,6 +18,7 @@ CREATE TABLE resource_history (
     patient_id   TEXT    NOT NULL DEFAULT '',
     last_updated INTEGER NOT NULL,
     deleted      INTEGER NOT NULL DEFAULT 0 CHECK (deleted IN (0, 1)),
+    owner        TEXT    NOT NULL DEFAULT '',
     raw          BLOB,
     -- A deletion marker has no body, and every other version has one.
     CHECK ((deleted = 1) = (raw IS NULL)),
@@ -34,6 +35,7 @@ CREATE TABLE resources (
     patient_id   TEXT    NOT NULL DEFAULT '',
     last_updated INTEGER NOT NULL,
     deleted      INTEGER NOT NULL DEFAULT 0 CHECK (deleted IN (0, 1)),
+    owner        TEXT    NOT NULL DEFAULT '',
     raw          BLOB,
     CHECK ((deleted = 1) = (raw IS NULL)),
     PRIMARY KEY (type, id)

@@ -150,7 +150,7 @@ func summarise(members []fhir.Member, t *r4.Type) []fhir.Member {
 			// extensions, and neither is a summary element.
 			continue
 		}
-		i, typ := t.Lookup(m.Key)
+		i, typ, table := t.Resolve(m.Key)
 		if i < 0 {
 			continue
 		}
@@ -161,12 +161,13 @@ func summarise(members []fhir.Member, t *r4.Type) []fhir.Member {
 		switch {
 		case typ == "Resource":
 			v = filterValue(m.Value, nil)
-		case typ == "Extension" || r4.IsPrimitive(typ):
-			// An extension is kept whole or not at all: its own url and
-			// value are not marked summary, yet mean nothing apart.
+		case typ == "Extension" || table == nil:
+			// A primitive, or an extension, which is kept whole or not at
+			// all: its own url and value are not marked summary, yet mean
+			// nothing apart.
 			v = m.Value
 		default:
-			v = filterValue(m.Value, r4.LookupType(typ))
+			v = filterValue(m.Value, table)
 		}
 		if v != nil {
 			out = append(out, fhir.Member{Key: m.Key, Value: v})

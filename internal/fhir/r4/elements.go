@@ -67,8 +67,9 @@ func (e *Element) JSONName(typ string) string {
 }
 
 type member struct {
-	element int32
-	typ     int32
+	element int
+	typ     string
+	table   *Type
 }
 
 // Lookup resolves a JSON member name (birthDate, valueQuantity) without the
@@ -76,11 +77,19 @@ type member struct {
 // the element in t.Elements and the type the name carries, or -1 when t has
 // no such element.
 func (t *Type) Lookup(name string) (index int, typ string) {
+	index, typ, _ = t.Resolve(name)
+	return index, typ
+}
+
+// Resolve is Lookup that also returns the element table of the type (nil
+// for a primitive or Resource). Validation resolves every member it sees,
+// so the tables are found in advance rather than by LookupType.
+func (t *Type) Resolve(name string) (index int, typ string, table *Type) {
 	m, ok := t.members[name]
 	if !ok {
-		return -1, ""
+		return -1, "", nil
 	}
-	return int(m.element), t.Elements[m.element].Types[m.typ]
+	return m.element, m.typ, m.table
 }
 
 // LookupType returns the element table of a complex type, a resource type or
@@ -147,10 +156,15 @@ func decodeTypes(table string) (map[string]*Type, error) {
 		el.Choice = strings.Contains(f[4], "c")
 		el.Summary = strings.Contains(f[4], "s")
 		el.Modifier = strings.Contains(f[4], "m")
-		i := int32(len(cur.Elements))
 		cur.Elements = append(cur.Elements, el)
-		for j, t := range el.Types {
-			cur.members[el.JSONName(t)] = member{i, int32(j)}
+		for _, t := range el.Types {
+			cur.members[el.JSONName(t)] = member{element: len(cur.Elements) - 1, typ: t}
+		}
+	}
+	for _, t := range out {
+		for name, m := range t.members {
+			m.table = out[m.typ]
+			t.members[name] = m
 		}
 	}
 	return out, nil

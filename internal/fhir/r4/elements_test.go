@@ -89,7 +89,10 @@ func TestTypeLookup(t *testing.T) {
 		t.Run(c.typ+"."+c.member, func(t *testing.T) {
 			typ := LookupType(c.typ)
 			require.NotNil(t, typ)
-			i, got := typ.Lookup(c.member)
+			i, got, table := typ.Resolve(c.member)
+			li, lgot := typ.Lookup(c.member)
+			assert.Equal(t, i, li)
+			assert.Equal(t, got, lgot)
 			if c.wantName == "" {
 				assert.Equal(t, -1, i)
 				return
@@ -97,6 +100,7 @@ func TestTypeLookup(t *testing.T) {
 			require.GreaterOrEqual(t, i, 0)
 			assert.Equal(t, c.wantName, typ.Elements[i].Name)
 			assert.Equal(t, c.wantType, got)
+			assert.Equal(t, LookupType(got), table)
 			if c.check != nil {
 				c.check(t, typ.Elements[i])
 			}

@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/sharedcare/sharedcare/internal/fhir"
+	"github.com/sharedcare/sharedcare/internal/searchparam"
 	"github.com/sharedcare/sharedcare/internal/store"
 )
 
@@ -24,8 +25,13 @@ func observation(id string) []byte {
 		`"note":[{"text":"` + strings.Repeat("resting, seated; ", 30) + `"}]}`)
 }
 
-// write puts the version after the current one of each of ids, in one Write.
+// write puts the version after the current one of each of ids, in one
+// Write, with the search index values of observation.
 func write(ctx context.Context, s *Store, ids []string) error {
+	index, err := searchparam.Extract("Observation", observation("o"))
+	if err != nil {
+		return err
+	}
 	return s.Write(ctx, func(tx store.Tx) error {
 		for _, id := range ids {
 			cur, ok, err := tx.Current(ctx, "Observation", id)
@@ -37,7 +43,7 @@ func write(ctx context.Context, s *Store, ids []string) error {
 				v = cur.VersionID + 1
 			}
 			r := fhir.Resource{Type: "Observation", ID: id, VersionID: v, LastUpdated: time.Now(), Raw: observation(id)}
-			if err := tx.Put(ctx, store.Version{Resource: r, PatientID: "p1"}); err != nil {
+			if err := tx.Put(ctx, store.Version{Resource: r, PatientID: "p1", Index: index}); err != nil {
 				return err
 			}
 		}

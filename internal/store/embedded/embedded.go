@@ -29,6 +29,7 @@ import (
 	_ "modernc.org/sqlite"
 
 	"github.com/sharedcare/sharedcare/internal/fhir"
+	"github.com/sharedcare/sharedcare/internal/searchparam"
 	"github.com/sharedcare/sharedcare/internal/store"
 	"github.com/sharedcare/sharedcare/migrations"
 )
@@ -50,9 +51,14 @@ type Store struct {
 	// r is the pool of read-only connections.
 	r *sql.DB
 
-	wstmts [numWriteStmts]*sql.Stmt
-	read   *sql.Stmt
-	vread  *sql.Stmt
+	// Statements prepared once. Those on w are bound to each transaction
+	// with Tx.StmtContext, which reuses the prepared statement because
+	// there is only the one connection.
+	current, currentVersion, insertHistory, upsertResource *sql.Stmt
+	index                                                  map[searchparam.Type]indexStmts
+	read, vread                                            *sql.Stmt
+	// stmts is every prepared statement, to close.
+	stmts []*sql.Stmt
 
 	// schemaVersion is the newest migration this build carries.
 	schemaVersion uint
@@ -62,27 +68,8 @@ type Store struct {
 
 var _ store.Store = (*Store)(nil)
 
-// Statements prepared once on the writer connection and bound to each
-// transaction with Tx.StmtContext, which reuses the prepared statement
-// because there is only the one connection.
-const (
-	stmtCurrent = iota
-	stmtCurrentVersion
-	stmtInsertHistory
-	stmtUpsertResource
-	numWriteStmts
-)
-
-var writeSQL = [numWriteStmts]string{
-	stmtCurrent:        `SELECT version, last_updated, deleted, raw FROM resources WHERE type = ? AND id = ?`,
-	stmtCurrentVersion: `SELECT version FROM resources WHERE type = ? AND id = ?`,
-	stmtInsertHistory: `INSERT INTO resource_history (type, id, version, patient_id, last_updated, deleted, raw)
-		VALUES (?, ?, ?, ?, ?, ?, ?)`,
-	stmtUpsertResource: `INSERT INTO resources (type, id, version, patient_id, last_updated, deleted, raw)
-		VALUES (?, ?, ?, ?, ?, ?, ?)
-		ON CONFLICT (type, id) DO UPDATE SET version = excluded.version, patient_id = excluded.patient_id,
-			last_updated = excluded.last_updated, deleted = excluded.deleted, raw = excluded.raw`,
-}
+// resourceColumns are the columns scanResource reads.
+const resourceColumns = `version, last_updated, deleted, owner, raw`
 
 // Open opens the store in dataDir, creating the directory and the database
 // when they are absent and applying any migration the database lacks, so
@@ -122,30 +109,37 @@ func Open(ctx context.Context, dataDir string) (*Store, error) {
 }
 
 func (s *Store) prepare(ctx context.Context) error {
-	var err error
-	for i, q := range writeSQL {
-		if s.wstmts[i], err = s.w.PrepareContext(ctx, q); err != nil {
+	for _, p := range []struct {
+		stmt **sql.Stmt
+		db   *sql.DB
+		sql  string
+	}{
+		{&s.current, s.w, `SELECT ` + resourceColumns + ` FROM resources WHERE type = ? AND id = ?`},
+		{&s.currentVersion, s.w, `SELECT version FROM resources WHERE type = ? AND id = ?`},
+		{&s.insertHistory, s.w, `INSERT INTO resource_history (type, id, version, patient_id, last_updated, deleted, owner, raw)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?)`},
+		{&s.upsertResource, s.w, `INSERT INTO resources (type, id, version, patient_id, last_updated, deleted, owner, raw)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+			ON CONFLICT (type, id) DO UPDATE SET version = excluded.version, patient_id = excluded.patient_id,
+				last_updated = excluded.last_updated, deleted = excluded.deleted, owner = excluded.owner, raw = excluded.raw`},
+		{&s.read, s.r, `SELECT ` + resourceColumns + ` FROM resources WHERE type = ? AND id = ?`},
+		{&s.vread, s.r, `SELECT ` + resourceColumns + ` FROM resource_history WHERE type = ? AND id = ? AND version = ?`},
+	} {
+		st, err := p.db.PrepareContext(ctx, p.sql)
+		if err != nil {
 			return fmt.Errorf("embedded: prepare: %w", err)
 		}
+		*p.stmt = st
+		s.stmts = append(s.stmts, st)
 	}
-	if s.read, err = s.r.PrepareContext(ctx,
-		`SELECT version, last_updated, deleted, raw FROM resources WHERE type = ? AND id = ?`); err != nil {
-		return fmt.Errorf("embedded: prepare: %w", err)
-	}
-	if s.vread, err = s.r.PrepareContext(ctx,
-		`SELECT version, last_updated, deleted, raw FROM resource_history WHERE type = ? AND id = ? AND version = ?`); err != nil {
-		return fmt.Errorf("embedded: prepare: %w", err)
-	}
-	return nil
+	return s.prepareIndex(ctx)
 }
 
 // Close releases the store's connections. It may be called more than once.
 func (s *Store) Close() {
 	s.closeOnce.Do(func() {
-		for _, st := range append(s.wstmts[:], s.read, s.vread) {
-			if st != nil {
-				st.Close()
-			}
+		for _, st := range s.stmts {
+			st.Close()
 		}
 		s.r.Close()
 		s.w.Close()
@@ -297,11 +291,11 @@ func (s *Store) VRead(ctx context.Context, typ, id string, version int64) (fhir.
 	return r, err
 }
 
-// scanResource reads the columns version, last_updated, deleted, raw.
+// scanResource reads resourceColumns.
 func scanResource(row *sql.Row, typ, id string) (fhir.Resource, error) {
 	r := fhir.Resource{Type: typ, ID: id}
 	var micros int64
-	if err := row.Scan(&r.VersionID, &micros, &r.Deleted, &r.Raw); err != nil {
+	if err := row.Scan(&r.VersionID, &micros, &r.Deleted, &r.Owner, &r.Raw); err != nil {
 		if errors.Is(err, sql.ErrNoRows) {
 			return r, err
 		}
@@ -338,6 +332,11 @@ func (s *Store) Write(ctx context.Context, fn func(tx store.Tx) error) error {
 		return t.err
 	}
 	if err := sqlTx.Commit(); err != nil {
+		// database/sql rolls back by itself when ctx ends; say why rather
+		// than report a transaction that was already done.
+		if ctxErr := ctx.Err(); ctxErr != nil {
+			err = ctxErr
+		}
 		return fmt.Errorf("embedded: commit: %w", err)
 	}
 	committed = true
@@ -347,23 +346,29 @@ func (s *Store) Write(ctx context.Context, fn func(tx store.Tx) error) error {
 type tx struct {
 	s     *Store
 	sqlTx *sql.Tx
-	bound [numWriteStmts]*sql.Stmt
+	bound map[*sql.Stmt]*sql.Stmt
 	// err is the first failed Put. A Put that failed may have written half
 	// a version, so the transaction must not commit even if fn ignores it.
 	err error
 }
 
-func (t *tx) stmt(ctx context.Context, i int) *sql.Stmt {
-	if t.bound[i] == nil {
-		t.bound[i] = t.sqlTx.StmtContext(ctx, t.s.wstmts[i])
+// stmt returns the store's statement st bound to the transaction.
+func (t *tx) stmt(ctx context.Context, st *sql.Stmt) *sql.Stmt {
+	b, ok := t.bound[st]
+	if !ok {
+		if t.bound == nil {
+			t.bound = map[*sql.Stmt]*sql.Stmt{}
+		}
+		b = t.sqlTx.StmtContext(ctx, st)
+		t.bound[st] = b
 	}
-	return t.bound[i]
+	return b
 }
 
 // Current returns the current version of typ/id. The transaction already
 // holds the database's write lock, so nothing else can change it.
 func (t *tx) Current(ctx context.Context, typ, id string) (fhir.Resource, bool, error) {
-	r, err := scanResource(t.stmt(ctx, stmtCurrent).QueryRowContext(ctx, typ, id), typ, id)
+	r, err := scanResource(t.stmt(ctx, t.s.current).QueryRowContext(ctx, typ, id), typ, id)
 	if errors.Is(err, sql.ErrNoRows) {
 		return fhir.Resource{}, false, nil
 	}
@@ -373,8 +378,9 @@ func (t *tx) Current(ctx context.Context, typ, id string) (fhir.Resource, bool, 
 	return r, true, nil
 }
 
-// Put appends v to the history and makes it current. A version that does
-// not follow the current one is a fhir.KindConflict error.
+// Put appends v to the history, makes it current and replaces the
+// resource's search index rows with v.Index. A version that does not
+// follow the current one is a fhir.KindConflict error.
 func (t *tx) Put(ctx context.Context, v store.Version) error {
 	if t.err != nil {
 		return t.err
@@ -392,7 +398,7 @@ func (t *tx) put(ctx context.Context, v store.Version) error {
 			v.Type, v.ID, v.VersionID)
 	}
 	var current int64
-	err := t.stmt(ctx, stmtCurrentVersion).QueryRowContext(ctx, v.Type, v.ID).Scan(&current)
+	err := t.stmt(ctx, t.s.currentVersion).QueryRowContext(ctx, v.Type, v.ID).Scan(&current)
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return fmt.Errorf("embedded: put %s/%s: %w", v.Type, v.ID, err)
 	}
@@ -400,11 +406,14 @@ func (t *tx) put(ctx context.Context, v store.Version) error {
 		return fhir.Errorf(fhir.KindConflict, "conflict", "%s/%s is at version %d: version %d cannot follow it",
 			v.Type, v.ID, current, v.VersionID)
 	}
-	args := []any{v.Type, v.ID, v.VersionID, v.PatientID, v.LastUpdated.UnixMicro(), v.Deleted, v.Raw}
-	if _, err := t.stmt(ctx, stmtInsertHistory).ExecContext(ctx, args...); err != nil {
+	args := []any{v.Type, v.ID, v.VersionID, v.PatientID, v.LastUpdated.UnixMicro(), v.Deleted, v.Owner, v.Raw}
+	if _, err := t.stmt(ctx, t.s.insertHistory).ExecContext(ctx, args...); err != nil {
 		return fmt.Errorf("embedded: put %s/%s: %w", v.Type, v.ID, err)
 	}
-	if _, err := t.stmt(ctx, stmtUpsertResource).ExecContext(ctx, args...); err != nil {
+	if _, err := t.stmt(ctx, t.s.upsertResource).ExecContext(ctx, args...); err != nil {
+		return fmt.Errorf("embedded: put %s/%s: %w", v.Type, v.ID, err)
+	}
+	if err := t.putIndex(ctx, v); err != nil {
 		return fmt.Errorf("embedded: put %s/%s: %w", v.Type, v.ID, err)
 	}
 	return nil

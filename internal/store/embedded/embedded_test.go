@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/sharedcare/sharedcare/internal/fhir"
+	"github.com/sharedcare/sharedcare/internal/searchparam"
 	"github.com/sharedcare/sharedcare/internal/store"
 	"github.com/sharedcare/sharedcare/internal/store/storetest"
 )
@@ -174,4 +175,85 @@ func TestStats(t *testing.T) {
 	st := s.Stats()
 	require.Equal(t, 1+s.r.Stats().MaxOpenConnections, st.Max)
 	require.GreaterOrEqual(t, st.Total, 2)
+}
+
+func TestIndexRows(t *testing.T) {
+	s := open(t, t.TempDir())
+	ctx := t.Context()
+	day := time.Date(2024, 3, 1, 0, 0, 0, 0, time.UTC)
+	all := []searchparam.Value{
+		{Param: "name", Type: searchparam.TypeString, String: searchparam.StringValue{Value: "Zoë", Normalized: "zoe"}},
+		{Param: "code", Type: searchparam.TypeToken, Token: searchparam.TokenValue{System: "http://loinc.org", Code: "8867-4"}},
+		{Param: "date", Type: searchparam.TypeDate, Date: searchparam.DateValue{Low: day, High: day.AddDate(0, 0, 1)}},
+		{Param: "open", Type: searchparam.TypeDate, Date: searchparam.DateValue{Low: searchparam.MinTime, High: searchparam.MaxTime}},
+		{Param: "n", Type: searchparam.TypeNumber, Number: searchparam.NumberValue{Value: "5.4", Low: "5.35", High: "5.45"}},
+		{Param: "range", Type: searchparam.TypeNumber, Number: searchparam.NumberValue{Low: "1"}},
+		{Param: "value-quantity", Type: searchparam.TypeQuantity, Quantity: searchparam.QuantityValue{
+			NumberValue: searchparam.NumberValue{Value: "72", Low: "71.5", High: "72.5"}, System: "http://unitsofmeasure.org", Code: "/min"}},
+		{Param: "subject", Type: searchparam.TypeReference, Reference: searchparam.ReferenceValue{Type: "Patient", ID: "p1"}},
+		{Param: "url", Type: searchparam.TypeURI, URI: "http://example.org/x"},
+		{Param: "combo", Type: searchparam.TypeComposite},
+	}
+	put := func(v int64, deleted bool, index []searchparam.Value) {
+		t.Helper()
+		r := fhir.Resource{Type: "Observation", ID: "o1", VersionID: v, LastUpdated: time.Now(), Deleted: deleted}
+		if !deleted {
+			r.Raw = []byte(`{"resourceType":"Observation","id":"o1"}`)
+		}
+		require.NoError(t, s.Write(ctx, func(tx store.Tx) error {
+			return tx.Put(ctx, store.Version{Resource: r, PatientID: "p1", Index: index})
+		}))
+	}
+	rows := func(table string) int {
+		t.Helper()
+		var n int
+		require.NoError(t, s.r.QueryRowContext(ctx,
+			`SELECT count(*) FROM `+table+` WHERE res_type = 'Observation' AND res_id = 'o1' AND patient_id = 'p1'`).Scan(&n))
+		return n
+	}
+	counts := func() map[string]int {
+		out := map[string]int{}
+		for _, it := range indexTables {
+			out[it.name] = rows(it.name)
+		}
+		return out
+	}
+
+	put(1, false, all)
+	require.Equal(t, map[string]int{"idx_string": 1, "idx_token": 1, "idx_date": 2, "idx_number": 2,
+		"idx_quantity": 1, "idx_reference": 1, "idx_uri": 1}, counts())
+
+	var lo, hi int64
+	require.NoError(t, s.r.QueryRowContext(ctx, `SELECT lo, hi FROM idx_date WHERE param = 'open'`).Scan(&lo, &hi))
+	require.Equal(t, searchparam.MinTime.UnixMicro(), lo)
+	require.Equal(t, searchparam.MaxTime.UnixMicro(), hi)
+	var value sql.NullFloat64
+	var nlo, nhi sql.NullFloat64
+	require.NoError(t, s.r.QueryRowContext(ctx, `SELECT value, lo, hi FROM idx_number WHERE param = 'range'`).Scan(&value, &nlo, &nhi))
+	require.False(t, value.Valid, "a range has no value")
+	require.Equal(t, sql.NullFloat64{Float64: 1, Valid: true}, nlo)
+	require.False(t, nhi.Valid, "an open end has no bound")
+
+	put(2, false, all[:1])
+	require.Equal(t, map[string]int{"idx_string": 1, "idx_token": 0, "idx_date": 0, "idx_number": 0,
+		"idx_quantity": 0, "idx_reference": 0, "idx_uri": 0}, counts(), "a new version replaces the index rows")
+
+	put(3, true, nil)
+	for table, n := range counts() {
+		require.Zero(t, n, "a deletion leaves no rows in %s", table)
+	}
+}
+
+func TestIndexRejectsBadNumber(t *testing.T) {
+	s := open(t, t.TempDir())
+	ctx := t.Context()
+	r := fhir.Resource{Type: "Observation", ID: "o1", VersionID: 1, LastUpdated: time.Now(), Raw: []byte(`{}`)}
+	err := s.Write(ctx, func(tx store.Tx) error {
+		return tx.Put(ctx, store.Version{Resource: r, Index: []searchparam.Value{
+			{Param: "n", Type: searchparam.TypeNumber, Number: searchparam.NumberValue{Value: "five"}},
+		}})
+	})
+	require.ErrorContains(t, err, "five")
+	_, err = s.Read(ctx, "Observation", "o1")
+	require.Equal(t, fhir.KindNotFound, fhir.KindOf(err))
 }

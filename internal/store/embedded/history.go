@@ -10,23 +10,29 @@ import (
 	"github.com/sharedcare/sharedcare/internal/store"
 )
 
-// History returns a page of the change log, newest first. The cursor is the
-// log's sequence number, so entries committed after the first page have
-// larger numbers and never shift the pages that follow it. Total counts
-// every entry the query matches, whatever the cursor. Count 0 returns the
+// History returns a page of the change log, newest first. The cursor and
+// the snapshot are positions in the log (seq): entries committed after the
+// snapshot have larger numbers, so pinning it keeps later pages and the
+// total as they were when the first page was read. Count 0 returns the
 // total alone, as _count=0 does in FHIR.
 func (s *Store) History(ctx context.Context, q store.HistoryQuery) (store.HistoryPage, error) {
 	var page store.HistoryPage
-	where, args := historyFilter(q)
 
-	// One read transaction, so that the total and the page come from the
-	// same snapshot of the log.
+	// One read transaction, so that the snapshot, the total and the page
+	// agree even when no snapshot is given.
 	rtx, err := s.r.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
 	if err != nil {
 		return page, fmt.Errorf("embedded: history: %w", err)
 	}
 	defer rtx.Rollback()
 
+	page.Snapshot = q.Snapshot
+	if page.Snapshot <= 0 {
+		if err := rtx.QueryRowContext(ctx, `SELECT coalesce(max(seq), 0) FROM resource_history`).Scan(&page.Snapshot); err != nil {
+			return page, fmt.Errorf("embedded: history: %w", err)
+		}
+	}
+	where, args := historyFilter(q, page.Snapshot)
 	if err := rtx.QueryRowContext(ctx, `SELECT count(*) FROM resource_history`+where, args...).Scan(&page.Total); err != nil {
 		return page, fmt.Errorf("embedded: history: %w", err)
 	}
@@ -34,19 +40,18 @@ func (s *Store) History(ctx context.Context, q store.HistoryQuery) (store.Histor
 		return page, nil
 	}
 	if q.Before > 0 {
-		where = and(where, "seq < ?")
+		where += " AND seq < ?"
 		args = append(args, q.Before)
 	}
 	// One row beyond the page tells whether there is a next one.
 	args = append(args, q.Count+1)
-	rows, err := rtx.QueryContext(ctx, `SELECT seq, type, id, version, last_updated, deleted, raw
+	rows, err := rtx.QueryContext(ctx, `SELECT seq, type, id, `+resourceColumns+`
 		FROM resource_history`+where+` ORDER BY seq DESC LIMIT ?`, args...)
 	if err != nil {
 		return page, fmt.Errorf("embedded: history: %w", err)
 	}
 	defer rows.Close()
 
-	page.Entries = make([]fhir.Resource, 0, q.Count)
 	var seq, last int64
 	for rows.Next() {
 		if len(page.Entries) == q.Count {
@@ -55,7 +60,7 @@ func (s *Store) History(ctx context.Context, q store.HistoryQuery) (store.Histor
 		}
 		var r fhir.Resource
 		var micros int64
-		if err := rows.Scan(&seq, &r.Type, &r.ID, &r.VersionID, &micros, &r.Deleted, &r.Raw); err != nil {
+		if err := rows.Scan(&seq, &r.Type, &r.ID, &r.VersionID, &micros, &r.Deleted, &r.Owner, &r.Raw); err != nil {
 			return store.HistoryPage{}, fmt.Errorf("embedded: history: %w", err)
 		}
 		r.LastUpdated = fromMicros(micros)
@@ -68,11 +73,12 @@ func (s *Store) History(ctx context.Context, q store.HistoryQuery) (store.Histor
 	return page, nil
 }
 
-// historyFilter returns the WHERE clause (empty or starting with a space)
-// and its arguments for every condition of q but the cursor.
-func historyFilter(q store.HistoryQuery) (string, []any) {
-	var conds []string
-	var args []any
+// historyFilter returns the WHERE clause (starting with a space) and its
+// arguments for every condition of q but the cursor, over the log up to
+// snapshot.
+func historyFilter(q store.HistoryQuery, snapshot int64) (string, []any) {
+	conds := []string{"seq <= ?"}
+	args := []any{snapshot}
 	if q.Type != "" {
 		conds = append(conds, "type = ?")
 		args = append(args, q.Type)
@@ -95,16 +101,5 @@ func historyFilter(q store.HistoryQuery) (string, []any) {
 		conds = append(conds, "last_updated >= ?")
 		args = append(args, q.Since.UnixMicro())
 	}
-	if len(conds) == 0 {
-		return "", nil
-	}
 	return " WHERE " + strings.Join(conds, " AND "), args
-}
-
-// and adds cond to the WHERE clause where.
-func and(where, cond string) string {
-	if where == "" {
-		return " WHERE " + cond
-	}
-	return where + " AND " + cond
 }

@@ -4,7 +4,8 @@
 // choice open, the assertions here are the contract:
 //
 //   - Read, VRead and the history return Raw byte for byte as it was put,
-//     nil for a deletion, and LastUpdated in UTC, exact to the millisecond.
+//     nil for a deletion, Owner as put (deletions included), and
+//     LastUpdated in UTC, exact to the millisecond.
 //   - Put of a version other than current+1 (1 for a new resource) fails
 //     with fhir.KindConflict, once Write has given up retrying; a deletion
 //     with a body, or another version without one, fails too.
@@ -15,9 +16,10 @@
 //   - The history is in commit order, newest first, whatever the entries'
 //     LastUpdated. Since and At are inclusive; At gives each resource's last
 //     change at or before it, deletions included. Total counts every entry
-//     the query matches, ignoring Before. Count 0 returns only Total. Next
-//     is 0 on the page that holds the last entry. An unknown resource has an
-//     empty history, not an error.
+//     the query matches, ignoring Before, up to Snapshot when one is given;
+//     a given Snapshot comes back unchanged and hides every later change.
+//     Count 0 returns only Total. Next is 0 on the page that holds the last
+//     entry. An unknown resource has an empty history, not an error.
 //   - Close may be called more than once; Ready fails after it.
 package storetest
 
@@ -97,6 +99,9 @@ func body(typ, id string, members ...string) []byte {
 	return []byte(b.String())
 }
 
+// ownerOf is the Owner the suite stores with the versions of typ.
+func ownerOf(typ string) string { return "ODS-" + typ }
+
 // patientOf is the PatientID the suite stores with typ/id.
 func patientOf(typ, id string) string {
 	if typ == "Patient" {
@@ -120,7 +125,7 @@ func save(t *testing.T, s store.Store, typ, id string, raw []byte, lastUpdated t
 		if ok {
 			version = cur.VersionID + 1
 		}
-		out = fhir.Resource{Type: typ, ID: id, VersionID: version, LastUpdated: lastUpdated, Deleted: raw == nil, Raw: raw}
+		out = fhir.Resource{Type: typ, ID: id, VersionID: version, LastUpdated: lastUpdated, Deleted: raw == nil, Raw: raw, Owner: ownerOf(typ)}
 		return tx.Put(ctx, store.Version{Resource: out, PatientID: patientOf(typ, id)})
 	}))
 	return out
@@ -139,6 +144,7 @@ func requireSame(t *testing.T, want, got fhir.Resource, msgAndArgs ...any) {
 	require.Equal(t, want.Ref(), got.Ref(), msgAndArgs...)
 	require.Equal(t, want.VersionID, got.VersionID, msgAndArgs...)
 	require.Equal(t, want.Deleted, got.Deleted, msgAndArgs...)
+	require.Equal(t, want.Owner, got.Owner, msgAndArgs...)
 	if want.Raw == nil {
 		require.Nil(t, got.Raw, msgAndArgs...)
 	} else {
@@ -419,7 +425,7 @@ func testFailedWriteWritesNothing(t *testing.T, s store.Store) {
 func testIgnoredPutFailureFailsWrite(t *testing.T, s store.Store) {
 	ctx := t.Context()
 	save(t, s, "Patient", "existing", body("Patient", "existing"), at(0))
-	for _, tc := range []struct {
+	for i, tc := range []struct {
 		name string
 		bad  fhir.Resource
 	}{
@@ -427,8 +433,10 @@ func testIgnoredPutFailureFailsWrite(t *testing.T, s store.Store) {
 		{"duplicate version", fhir.Resource{Type: "Patient", ID: "existing", VersionID: 1, LastUpdated: at(1), Raw: body("Patient", "existing")}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			badBefore := len(history(t, s, store.HistoryQuery{Type: tc.bad.Type, ID: tc.bad.ID}))
+			goodID := fmt.Sprintf("o%d", i)
 			err := s.Write(ctx, func(tx store.Tx) error {
-				good := fhir.Resource{Type: "Observation", ID: "o", VersionID: 1, LastUpdated: at(1), Raw: body("Observation", "o")}
+				good := fhir.Resource{Type: "Observation", ID: goodID, VersionID: 1, LastUpdated: at(1), Raw: body("Observation", goodID)}
 				if err := tx.Put(ctx, store.Version{Resource: good, PatientID: "existing"}); err != nil {
 					return err
 				}
@@ -436,8 +444,8 @@ func testIgnoredPutFailureFailsWrite(t *testing.T, s store.Store) {
 				return nil
 			})
 			require.Error(t, err)
-			requireUnknown(t, s, "Observation", "o")
-			require.Len(t, history(t, s, store.HistoryQuery{}), 1)
+			requireUnknown(t, s, "Observation", goodID)
+			require.Len(t, history(t, s, store.HistoryQuery{Type: tc.bad.Type, ID: tc.bad.ID}), badBefore)
 		})
 	}
 }
@@ -679,7 +687,7 @@ func testHistory(t *testing.T, s store.Store) {
 
 			for _, count := range []int{1, 2, 3, len(want)} {
 				if count > 0 {
-					require.Equal(t, keys(want), keys(pages(t, s, tc.q, count, len(want), nil)), "count %d", count)
+					require.Equal(t, keys(want), keys(pages(t, s, tc.q, count, len(want), false, nil)), "count %d", count)
 				}
 			}
 		})
@@ -690,8 +698,10 @@ func testHistory(t *testing.T, s store.Store) {
 // each page, and returns the entries of all pages. total is the number of
 // matching entries when the first page is read. between, when not nil,
 // runs after every page but the last and returns how many matching entries
-// it wrote, which the next page's Total must include.
-func pages(t *testing.T, s store.Store, q store.HistoryQuery, count, total int, between func() int) []fhir.Resource {
+// it wrote. With pin, every page after the first passes back the first
+// page's Snapshot, and Total stays as it was; without, each page counts the
+// log as it is then.
+func pages(t *testing.T, s store.Store, q store.HistoryQuery, count, total int, pin bool, between func() int) []fhir.Resource {
 	t.Helper()
 	var all []fhir.Resource
 	q.Count = count
@@ -700,14 +710,25 @@ func pages(t *testing.T, s store.Store, q store.HistoryQuery, count, total int, 
 		require.NoError(t, err)
 		require.Equal(t, total, page.Total, "total on every page")
 		require.LessOrEqual(t, len(page.Entries), count)
+		if total > 0 {
+			require.NotZero(t, page.Snapshot, "a log with entries has a position")
+		}
+		if q.Snapshot != 0 {
+			require.Equal(t, q.Snapshot, page.Snapshot, "a pinned snapshot stays")
+		}
 		all = append(all, page.Entries...)
 		if page.Next == 0 {
 			return all
 		}
 		require.Len(t, page.Entries, count, "only the last page is short")
 		q.Before = page.Next
+		if pin {
+			q.Snapshot = page.Snapshot
+		}
 		if between != nil {
-			total += between()
+			if added := between(); !pin {
+				total += added
+			}
 		}
 	}
 	require.FailNow(t, "history pages never end")
@@ -745,10 +766,14 @@ func testHistoryPagingWhileWriting(t *testing.T, s store.Store) {
 	for _, tc := range []struct {
 		name string
 		q    store.HistoryQuery
+		pin  bool
 	}{
-		{"system", store.HistoryQuery{}},
-		{"type", store.HistoryQuery{Type: "Patient"}},
-		{"instance", store.HistoryQuery{Type: "Patient", ID: "p1"}},
+		{"system", store.HistoryQuery{}, false},
+		{"type", store.HistoryQuery{Type: "Patient"}, false},
+		{"instance", store.HistoryQuery{Type: "Patient", ID: "p1"}, false},
+		{"system pinned", store.HistoryQuery{}, true},
+		{"type pinned", store.HistoryQuery{Type: "Patient"}, true},
+		{"instance pinned", store.HistoryQuery{Type: "Patient", ID: "p1"}, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var want []fhir.Resource
@@ -774,13 +799,26 @@ func testHistoryPagingWhileWriting(t *testing.T, s store.Store) {
 				}
 				return matched
 			}
-			got := pages(t, s, tc.q, 2, len(want), between)
+			got := pages(t, s, tc.q, 2, len(want), tc.pin, between)
 			require.Equal(t, keys(want), keys(got))
 			for i := range want {
 				requireSame(t, want[i], got[i])
 			}
 		})
 	}
+
+	t.Run("pinned first page again", func(t *testing.T) {
+		q := store.HistoryQuery{Type: "Patient", Count: 3}
+		first, err := s.History(t.Context(), q)
+		require.NoError(t, err)
+		save(t, s, "Patient", "p1", body("Patient", "p1", `"n":"again"`), at(len(written)))
+		q.Snapshot = first.Snapshot
+		again, err := s.History(t.Context(), q)
+		require.NoError(t, err)
+		require.Equal(t, keys(first.Entries), keys(again.Entries))
+		require.Equal(t, first.Total, again.Total)
+		require.Equal(t, first.Next, again.Next)
+	})
 }
 
 func testReady(t *testing.T, s store.Store) {

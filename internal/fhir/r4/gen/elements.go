@@ -124,14 +124,15 @@ func elementsSource(defs string, resourceFiles []string) []byte {
 // is named by its path (Patient.contact), so that a contentReference
 // (#Questionnaire.item) names the type directly.
 func typeTables(sd structureDefinition) map[string]string {
-	name := sd.ID
+	if sd.ID != sd.Type {
+		log.Fatalf("%s: a profile of %s, not a type", sd.ID, sd.Type)
+	}
 	kind := "d"
 	if sd.Kind == "resource" {
 		kind = "r"
 	}
 	root := sd.Type
 	els := sd.Snapshot.Element
-	typeName := func(path string) string { return name + strings.TrimPrefix(path, root) }
 	hasChildren := map[string]bool{}
 	for _, el := range els {
 		if i := strings.LastIndexByte(el.Path, '.'); i > 0 {
@@ -140,9 +141,9 @@ func typeTables(sd structureDefinition) map[string]string {
 	}
 
 	out := map[string]*strings.Builder{}
-	header := func(path, kind string) {
+	header := func(path, k string) {
 		var w strings.Builder
-		fmt.Fprintf(&w, "%s %s\n", typeName(path), kind)
+		fmt.Fprintf(&w, "%s %s\n", path, k)
 		out[path] = &w
 	}
 	header(root, kind)
@@ -156,9 +157,9 @@ func typeTables(sd structureDefinition) map[string]string {
 		var types []string
 		switch {
 		case el.ContentReference != "":
-			types = []string{typeName(strings.TrimPrefix(el.ContentReference, "#"))}
+			types = []string{strings.TrimPrefix(el.ContentReference, "#")}
 		case hasChildren[el.Path]:
-			types = []string{typeName(el.Path)}
+			types = []string{el.Path}
 			header(el.Path, "b")
 		case el.Path == root+".id" && kind == "r":
 			// The R4 snapshots type Resource.id as System.String, but the
@@ -190,7 +191,7 @@ func typeTables(sd structureDefinition) map[string]string {
 	}
 	tables := map[string]string{}
 	for path, w := range out {
-		tables[typeName(path)] = w.String()
+		tables[path] = w.String()
 	}
 	return tables
 }

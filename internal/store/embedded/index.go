@@ -1,0 +1,126 @@
+package embedded
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/sharedcare/sharedcare/internal/searchparam"
+	"github.com/sharedcare/sharedcare/internal/store"
+)
+
+// indexTable is one search index table: the parameter type whose values it
+// holds, and the columns of a value after res_type, res_id and patient_id.
+type indexTable struct {
+	typ     searchparam.Type
+	name    string
+	columns string
+	// args returns the column values of v, in the order of columns.
+	args func(v searchparam.Value) ([]any, error)
+}
+
+// indexTables are the search index tables, one per indexed parameter type.
+// Composite parameters have no table of their own yet, as in Postgres.
+var indexTables = []indexTable{
+	{searchparam.TypeString, "idx_string", "param, value, norm", func(v searchparam.Value) ([]any, error) {
+		return []any{v.Param, v.String.Value, v.String.Normalized}, nil
+	}},
+	{searchparam.TypeToken, "idx_token", "param, system, code, display, text, type_system, type_code", func(v searchparam.Value) ([]any, error) {
+		t := v.Token
+		return []any{v.Param, t.System, t.Code, t.Display, t.Text, t.TypeSystem, t.TypeCode}, nil
+	}},
+	{searchparam.TypeDate, "idx_date", "param, lo, hi", func(v searchparam.Value) ([]any, error) {
+		return []any{v.Param, v.Date.Low.UnixMicro(), v.Date.High.UnixMicro()}, nil
+	}},
+	{searchparam.TypeNumber, "idx_number", "param, value, lo, hi", func(v searchparam.Value) ([]any, error) {
+		n, err := numbers(v.Number)
+		return append([]any{v.Param}, n...), err
+	}},
+	{searchparam.TypeQuantity, "idx_quantity", "param, value, lo, hi, system, code, unit", func(v searchparam.Value) ([]any, error) {
+		q := v.Quantity
+		n, err := numbers(q.NumberValue)
+		return append(append([]any{v.Param}, n...), q.System, q.Code, q.Unit), err
+	}},
+	{searchparam.TypeReference, "idx_reference", "param, target_type, target_id, target_version, url, ident_system, ident_value", func(v searchparam.Value) ([]any, error) {
+		r := v.Reference
+		return []any{v.Param, r.Type, r.ID, r.Version, r.URL, r.IdentifierSystem, r.IdentifierValue}, nil
+	}},
+	{searchparam.TypeURI, "idx_uri", "param, value", func(v searchparam.Value) ([]any, error) {
+		return []any{v.Param, v.URI}, nil
+	}},
+}
+
+// numbers returns a decimal's value, low and high as REAL values, NULL
+// where they are empty (a Range has no value, an open end no bound).
+func numbers(n searchparam.NumberValue) ([]any, error) {
+	out := make([]any, 0, 3)
+	for _, s := range []string{n.Value, n.Low, n.High} {
+		if s == "" {
+			out = append(out, nil)
+			continue
+		}
+		f, err := strconv.ParseFloat(s, 64)
+		if err != nil {
+			return nil, fmt.Errorf("number %q: %w", s, err)
+		}
+		out = append(out, f)
+	}
+	return out, nil
+}
+
+// indexStmts are the statements of one index table, prepared on the writer.
+type indexStmts struct {
+	table          *indexTable
+	delete, insert *sql.Stmt
+}
+
+func (s *Store) prepareIndex(ctx context.Context) error {
+	s.index = make(map[searchparam.Type]indexStmts, len(indexTables))
+	for i := range indexTables {
+		t := &indexTables[i]
+		del, err := s.w.PrepareContext(ctx, `DELETE FROM `+t.name+` WHERE res_type = ? AND res_id = ?`)
+		if err != nil {
+			return fmt.Errorf("embedded: prepare: %w", err)
+		}
+		s.stmts = append(s.stmts, del)
+		placeholders := "?, ?, ?" + strings.Repeat(", ?", strings.Count(t.columns, ",")+1)
+		ins, err := s.w.PrepareContext(ctx, `INSERT INTO `+t.name+` (res_type, res_id, patient_id, `+t.columns+`)
+			VALUES (`+placeholders+`)`)
+		if err != nil {
+			return fmt.Errorf("embedded: prepare: %w", err)
+		}
+		s.stmts = append(s.stmts, ins)
+		s.index[t.typ] = indexStmts{table: t, delete: del, insert: ins}
+	}
+	return nil
+}
+
+// putIndex replaces the index rows of v's resource with v.Index.
+func (t *tx) putIndex(ctx context.Context, v store.Version) error {
+	if v.VersionID > 1 {
+		for _, is := range t.s.index {
+			if _, err := t.stmt(ctx, is.delete).ExecContext(ctx, v.Type, v.ID); err != nil {
+				return err
+			}
+		}
+	}
+	if v.Deleted {
+		return nil
+	}
+	for _, val := range v.Index {
+		is, ok := t.s.index[val.Type]
+		if !ok {
+			continue
+		}
+		args, err := is.table.args(val)
+		if err != nil {
+			return fmt.Errorf("index %s: %w", val.Param, err)
+		}
+		if _, err := t.stmt(ctx, is.insert).ExecContext(ctx, append([]any{v.Type, v.ID, v.PatientID}, args...)...); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -18,7 +18,7 @@ import (
 // the JSON of an R4 resource, and returns the patched resource as compact
 // JSON. The operations apply in order, each to the result of the ones before.
 //
-// Paths use the FHIRPath subset described at parsePath's grammar: child
+// Paths use a FHIRPath subset (see the grammar in fhirpath.go): child
 // names, [n], first(), last(), where() with equality conditions joined by
 // and, ofType() and extension(). The element definitions of package r4
 // decide whether an added element repeats and whether a value has the type

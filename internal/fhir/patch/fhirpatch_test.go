@@ -173,6 +173,9 @@ func TestFHIRPathPatch(t *testing.T) {
 		{"where with and, and $this", names,
 			params(op("delete", "Patient.name.where(use='official' and family='Chalmers').given.where($this = 'James')")),
 			`{"resourceType":"Patient","name":[{"use":"official","family":"Chalmers","given":["Peter"]},{"use":"usual","given":["Jim"]}]}`},
+		{"where with a path and a function in the condition", names,
+			params(op("add", "Patient.name.where(given.first() = 'Peter')", name("text"), part("value", "valueString", `"Peter James Chalmers"`))),
+			`{"resourceType":"Patient","name":[{"use":"official","family":"Chalmers","given":["Peter","James"],"text":"Peter James Chalmers"},{"use":"usual","given":["Jim"]}]}`},
 		{"first and last", names,
 			params(
 				op("add", "Patient.name.first()", name("prefix"), part("value", "valueString", `"Mr"`)),

@@ -9,8 +9,8 @@
 package elements
 
 import (
-	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -102,23 +102,29 @@ func Elements(raw []byte, elements []string) ([]byte, error) {
 
 // resource splits raw into its members and finds its type's element table.
 func resource(raw []byte) ([]fhir.Member, *r4.Type, error) {
-	top, err := fhir.Object(raw)
+	top, err := object(raw)
 	if err != nil {
 		return nil, nil, fmt.Errorf("elements: resource is not a JSON object: %w", err)
 	}
-	var rt string
+	t := resourceType(top)
+	if t == nil {
+		return nil, nil, errors.New("elements: no known resourceType")
+	}
+	return top, t, nil
+}
+
+// resourceType returns the element table of the resource whose members
+// are top, or nil.
+func resourceType(top []fhir.Member) *r4.Type {
 	for _, m := range top {
 		if m.Key == "resourceType" {
-			if err := json.Unmarshal(m.Value, &rt); err != nil {
-				return nil, nil, fmt.Errorf("elements: resourceType: %w", err)
+			rt, err := unquote(m.Value)
+			if t := r4.LookupType(rt); err == nil && t != nil && t.Kind == r4.ResourceKind {
+				return t
 			}
 		}
 	}
-	t := r4.LookupType(rt)
-	if t == nil || t.Kind != r4.ResourceKind {
-		return nil, nil, fmt.Errorf("elements: unknown resource type %q", rt)
-	}
-	return top, t, nil
+	return nil
 }
 
 // keepTop keeps resourceType, id, meta, the mandatory elements and those
@@ -179,8 +185,8 @@ func summarise(members []fhir.Member, t *r4.Type) []fhir.Member {
 // filterValue summarises an object of type t, or each object in an array of
 // them, or a resource when t is nil. It returns nil when nothing is left.
 func filterValue(raw json.RawMessage, t *r4.Type) json.RawMessage {
-	var items []json.RawMessage
-	if err := json.Unmarshal(raw, &items); err != nil {
+	items, ok := array(raw)
+	if !ok {
 		return filterObject(raw, t)
 	}
 	out := items[:0]
@@ -195,36 +201,13 @@ func filterValue(raw json.RawMessage, t *r4.Type) json.RawMessage {
 	return encodeArray(out)
 }
 
-// encodeArray writes items as a compact JSON array. json.Marshal would
-// escape <, > and & inside them, changing bytes a client sent.
-func encodeArray(items []json.RawMessage) []byte {
-	var b bytes.Buffer
-	b.WriteByte('[')
-	for i, item := range items {
-		if i > 0 {
-			b.WriteByte(',')
-		}
-		if err := json.Compact(&b, item); err != nil {
-			b.Write(item)
-		}
-	}
-	b.WriteByte(']')
-	return b.Bytes()
-}
-
 func filterObject(raw json.RawMessage, t *r4.Type) json.RawMessage {
-	members, err := fhir.Object(raw)
+	members, err := object(raw)
 	if err != nil {
 		return nil
 	}
 	if t == nil {
-		var rt string
-		for _, m := range members {
-			if m.Key == "resourceType" {
-				_ = json.Unmarshal(m.Value, &rt)
-			}
-		}
-		if t = r4.LookupType(rt); t == nil {
+		if t = resourceType(members); t == nil {
 			return nil
 		}
 	}
@@ -232,11 +215,11 @@ func filterObject(raw json.RawMessage, t *r4.Type) json.RawMessage {
 	if len(members) == 0 || len(members) == 1 && members[0].Key == "resourceType" {
 		return nil
 	}
-	return fhir.EncodeObject(members)
+	return encodeObject(members)
 }
 
 // tagged adds the SUBSETTED tag to meta.tag, creating meta after id (or
-// first) when the resource has none, and encodes the resource.
+// first) when the resource has none, and encodes the resource compactly.
 func tagged(top []fhir.Member) ([]byte, error) {
 	metaAt := -1
 	for i, m := range top {
@@ -247,7 +230,7 @@ func tagged(top []fhir.Member) ([]byte, error) {
 	var meta []fhir.Member
 	if metaAt >= 0 {
 		var err error
-		if meta, err = fhir.Object(top[metaAt].Value); err != nil {
+		if meta, err = object(top[metaAt].Value); err != nil {
 			return nil, fmt.Errorf("elements: meta: %w", err)
 		}
 	}
@@ -255,16 +238,17 @@ func tagged(top []fhir.Member) ([]byte, error) {
 	tagAt := -1
 	for i, m := range meta {
 		if m.Key == "tag" {
-			tagAt = i
-			if err := json.Unmarshal(m.Value, &tags); err != nil {
-				return nil, fmt.Errorf("elements: meta.tag: %w", err)
+			var ok bool
+			if tags, ok = array(m.Value); !ok {
+				return nil, errors.New("elements: meta.tag is not an array")
 			}
+			tagAt = i
 		}
 	}
 	for _, tag := range tags {
 		var c fhir.Coding
 		if json.Unmarshal(tag, &c) == nil && c.System == Subsetted.System && c.Code == Subsetted.Code {
-			return fhir.EncodeObject(top), nil
+			return compact(encodeObject(top))
 		}
 	}
 	sub, _ := json.Marshal(Subsetted)
@@ -274,10 +258,10 @@ func tagged(top []fhir.Member) ([]byte, error) {
 	} else {
 		meta = append(meta, fhir.Member{Key: "tag", Value: tagJSON})
 	}
-	metaJSON := fhir.EncodeObject(meta)
+	metaJSON := encodeObject(meta)
 	if metaAt >= 0 {
 		top[metaAt].Value = metaJSON
-		return fhir.EncodeObject(top), nil
+		return compact(encodeObject(top))
 	}
 	at := 0
 	for i, m := range top {
@@ -286,5 +270,5 @@ func tagged(top []fhir.Member) ([]byte, error) {
 		}
 	}
 	top = append(top[:at], append([]fhir.Member{{Key: "meta", Value: metaJSON}}, top[at:]...)...)
-	return fhir.EncodeObject(top), nil
+	return compact(encodeObject(top))
 }

@@ -1,6 +1,7 @@
 package elements
 
 import (
+	"bytes"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -141,4 +142,62 @@ func TestSummaryOfExamples(t *testing.T) {
 			assert.Contains(t, got.Meta.Tag, Subsetted, f)
 		}
 	}
+}
+
+func BenchmarkSummary(b *testing.B) {
+	raw, err := os.ReadFile("../../../../shared/fhir/ukcore-examples/json/UKCore-Patient-RichardSmith-Example.json")
+	require.NoError(b, err)
+	var compact bytes.Buffer
+	require.NoError(b, json.Compact(&compact, raw))
+	for _, mode := range []string{"true", "text", "data"} {
+		b.Run(mode, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := Summary(compact.Bytes(), mode); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+	b.Run("elements", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := Elements(compact.Bytes(), []string{"name", "birthDate"}); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
+
+func TestSplitMalformed(t *testing.T) {
+	for _, raw := range []string{``, `{`, `{"a"`, `{"a":`, `{"a":1`, `{"a":1,}`, `{"a" 1}`, `{a:1}`, `{"a":"x}`, `{"a":[1,}`,
+		`{"a":{"b":1}`, `{"a":1}}`, `[1]`, `"x"`, `{"a":"\"}`, `{"a":,"b":1}`} {
+		_, err := object([]byte(raw))
+		assert.Error(t, err, raw)
+	}
+	for _, raw := range []string{`[`, `[1,`, `[1 2]`, `{}`, `[,]`} {
+		_, ok := array([]byte(raw))
+		assert.False(t, ok, raw)
+	}
+	members, err := object([]byte(` { "a" : [1, {"b":"}]"}] , "c\u0064" : "x\"y" , "e":null} `))
+	require.NoError(t, err)
+	assert.Equal(t, []fhir.Member{{Key: "a", Value: []byte(`[1, {"b":"}]"}]`)}, {Key: "cd", Value: []byte(`"x\"y"`)}, {Key: "e", Value: []byte(`null`)}}, members)
+}
+
+// FuzzSummary holds the views to never panicking and to producing JSON.
+func FuzzSummary(f *testing.F) {
+	f.Add([]byte(patient), "true")
+	f.Add([]byte(`{"resourceType":"Bundle","entry":[{"resource":{"resourceType":"Patient","meta":{"tag":[]}}}]}`), "text")
+	f.Add([]byte(`{"resourceType":"Observation","meta":{"tag":{}},"component":[{"code":{}}]}`), "data")
+	f.Fuzz(func(t *testing.T, raw []byte, mode string) {
+		for _, view := range []func() ([]byte, error){
+			func() ([]byte, error) { return Summary(raw, mode) },
+			func() ([]byte, error) { return Elements(raw, []string{mode}) },
+		} {
+			out, err := view()
+			if err == nil && mode != "false" && !json.Valid(out) {
+				t.Fatalf("invalid output %q", out)
+			}
+		}
+	})
 }

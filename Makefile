@@ -41,6 +41,10 @@ generate:
 FUZZTIME ?= 30s
 fuzz:
 	$(GO) test ./internal/validate -run '^$$' -fuzz FuzzResource -fuzztime $(FUZZTIME)
+	$(GO) test ./internal/rest -run '^$$' -fuzz FuzzRequest -fuzztime $(FUZZTIME)
+	$(GO) test ./internal/fhir/patch -run '^$$' -fuzz FuzzFHIRPathPatch -fuzztime $(FUZZTIME)
+	$(GO) test ./internal/fhir/patch -run '^$$' -fuzz FuzzJSONPatch -fuzztime $(FUZZTIME)
+	$(GO) test ./internal/access -run '^$$' -fuzz FuzzVerify -fuzztime $(FUZZTIME)
 
 clean:
 	rm -rf bin

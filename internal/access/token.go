@@ -75,6 +75,7 @@ type VerifierConfig struct {
 // Verifier checks bearer tokens and turns them into Callers. It is safe for
 // concurrent use.
 type Verifier struct {
+	cache    tokenCache
 	keys     keyfunc.Keyfunc
 	parser   *jwt.Parser
 	issuer   string
@@ -170,8 +171,13 @@ func newVerifier(ctx context.Context, cfg VerifierConfig, storage jwkset.Storage
 	if err != nil {
 		return nil, fmt.Errorf("access: %w", err)
 	}
+	ttl := tokenCacheTTL
+	if cfg.RefreshInterval > 0 && cfg.RefreshInterval < ttl {
+		ttl = cfg.RefreshInterval
+	}
 	return &Verifier{
-		keys: keys,
+		cache: tokenCache{ttl: ttl},
+		keys:  keys,
 		parser: jwt.NewParser(
 			jwt.WithValidMethods(acceptedAlgs),
 			jwt.WithIssuer(cfg.Issuer),
@@ -227,12 +233,23 @@ func (v *Verifier) VerifyToken(ctx context.Context, token string) (*Caller, erro
 	if len(token) > maxTokenBytes {
 		return nil, invalidToken(nil, "security", "bearer token is longer than %d bytes", maxTokenBytes)
 	}
+	now := time.Now()
+	if c, ok := v.cache.get(token, now); ok {
+		return c, nil
+	}
 	var claims tokenClaims
 	tok, err := v.parser.ParseWithClaims(token, &claims, v.keyfunc(ctx))
 	if err != nil {
 		return nil, v.tokenError(tok, &claims, err)
 	}
-	return newCaller(&claims)
+	c, err := newCaller(&claims)
+	if err != nil {
+		return nil, err
+	}
+	if claims.ExpiresAt != nil {
+		v.cache.put(token, c, claims.ExpiresAt.Time, now)
+	}
+	return c, nil
 }
 
 // errNoKID marks a token without a kid header. Such a token would be tried

@@ -4,19 +4,22 @@ GO       ?= go
 BIN      := bin/sharedcare
 VERSION  ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 LDFLAGS  := -s -w -X main.version=$(VERSION)
-SHAREDCARE_DEV_AUTH ?= 1
-export SHAREDCARE_DEV_AUTH
 
-.PHONY: build run test bench lint generate fuzz clean
+.PHONY: build run test bench lint generate fuzz clean demo-data
 
 build:
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/sharedcare
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/sharedcare-bench ./cmd/sharedcare-bench
 
-# run serves on the embedded store in ./data with dev auth, unless
-# SHAREDCARE_DATABASE_URL points at Postgres.
+# run serves on the embedded store in ./data with dev auth, on loopback
+# only, unless SHAREDCARE_DATABASE_URL points at Postgres.
 run: build
-	./$(BIN) serve
+	SHAREDCARE_DEV_AUTH=$${SHAREDCARE_DEV_AUTH:-1} SHAREDCARE_ADDR=$${SHAREDCARE_ADDR:-127.0.0.1:8080} ./$(BIN) serve
+
+# demo-data loads the UK Core examples into the server that `make run`
+# started, as the GP system of practice A81001.
+demo-data: build
+	./scripts/demo-data.sh
 
 # test runs every test, Postgres tests included (see README: Postgres at
 # SHAREDCARE_TEST_DATABASE_URL, default postgres://postgres@127.0.0.1:5432/test).

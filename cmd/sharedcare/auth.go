@@ -18,7 +18,8 @@ import (
 type authSetup struct {
 	verifier *access.Verifier
 	smart    []byte
-	devJWKS  []byte // set in dev auth mode only
+	devJWKS  []byte         // set in dev auth mode only
+	devKey   *access.DevKey // set in dev auth mode only
 }
 
 // loopback reports whether addr listens on loopback interfaces only.
@@ -55,6 +56,7 @@ func setupAuth(ctx context.Context, c *config, log *slog.Logger) (*authSetup, er
 		root := strings.TrimSuffix(strings.TrimSuffix(c.BaseURL, "/"), "/fhir")
 		return &authSetup{
 			verifier: v,
+			devKey:   key,
 			devJWKS:  key.JWKS(),
 			smart:    access.SmartConfiguration(access.SmartEndpoints{Issuer: access.DevIssuer, JWKSURL: root + "/dev/jwks.json"}),
 		}, nil
@@ -108,4 +110,27 @@ func tokenCmd(args []string, getenv func(string) string, stdout, stderr io.Write
 	}
 	fmt.Fprintln(stdout, tok)
 	return nil
+}
+
+// printDevHint shows a newcomer how to make a first request: a fresh token
+// for a GP of practice A81001 (the practice `make demo-data` loads as) and a
+// curl line that uses it.
+func printDevHint(w io.Writer, key *access.DevKey, c *config) {
+	tok, err := key.Mint(access.MintOptions{Role: access.CareRoleGP, Org: "A81001", Audience: c.BaseURL})
+	if err != nil {
+		return
+	}
+	fmt.Fprintf(w, `
+Dev auth is on. A token for a GP of practice A81001, valid for an hour:
+
+  export TOKEN=%s
+
+Try:
+
+  curl -s -H "Authorization: Bearer $TOKEN" %s/Patient/UKCore-Patient-RichardSmith-Example
+
+(load the examples first with 'make demo-data'; mint other roles with
+'bin/sharedcare token --role care-staff --org A81001')
+
+`, tok, c.BaseURL)
 }

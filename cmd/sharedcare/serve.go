@@ -86,7 +86,10 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	log.Info("listening", "addr", ln.Addr().String(), "base_url", c.BaseURL)
-	fmt.Fprintf(stdout, "sharedcare serving %s on %s\n", c.BaseURL, ln.Addr())
+	fmt.Fprintf(stdout, "sharedcare serving %s (listening on %s)\n", c.BaseURL, ln.Addr())
+	if auth.devKey != nil {
+		printDevHint(stdout, auth.devKey, c)
+	}
 
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()

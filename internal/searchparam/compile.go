@@ -22,6 +22,7 @@ type item struct {
 type evalCtx struct {
 	root item
 	buf  []item
+	vals []Value // Extract's scratch list of values
 }
 
 // node is a compiled FHIRPath expression. eval appends the result of the

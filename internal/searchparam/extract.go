@@ -107,13 +107,16 @@ func Extract(resourceType string, raw []byte) ([]Value, error) {
 	}
 	c := getCtx(root)
 	defer putCtx(c)
-	out := make([]Value, 0, 2*len(params))
+	// Values are large; collect them in the pooled scratch slice and return
+	// a copy of exactly the right size.
+	vals := c.vals
 	for _, p := range params {
 		if p.prog != nil {
-			out = p.prog.appendValues(c, out)
+			vals = p.prog.appendValues(c, vals)
 		}
 	}
-	return out, nil
+	c.vals = vals
+	return append([]Value(nil), vals...), nil
 }
 
 // decode parses raw once into the generic form the walkers read: objects
@@ -138,7 +141,7 @@ func decode(resourceType string, raw []byte) (map[string]any, error) {
 	return m, nil
 }
 
-var ctxPool = sync.Pool{New: func() any { return &evalCtx{buf: make([]item, 0, 64)} }}
+var ctxPool = sync.Pool{New: func() any { return &evalCtx{buf: make([]item, 0, 64), vals: make([]Value, 0, 32)} }}
 
 func getCtx(root map[string]any) *evalCtx {
 	c := ctxPool.Get().(*evalCtx)
@@ -146,9 +149,18 @@ func getCtx(root map[string]any) *evalCtx {
 	return c
 }
 
+// maxPooledItems bounds the scratch space kept for reuse, so that one huge
+// resource does not pin its memory in the pool.
+const maxPooledItems = 1 << 14
+
 func putCtx(c *evalCtx) {
+	if cap(c.buf) > maxPooledItems || cap(c.vals) > maxPooledItems {
+		return
+	}
 	clear(c.buf[:cap(c.buf)]) // drop references into the decoded resource
 	c.buf = c.buf[:0]
+	clear(c.vals)
+	c.vals = c.vals[:0]
 	c.root = item{}
 	ctxPool.Put(c)
 }
@@ -185,13 +197,13 @@ func (p *program) appendComposites(c *evalCtx, focus item, out []Value) []Value 
 		}
 		c.buf = c.buf[:mark]
 		parts[i] = dedupe(parts[i], 0)
-		combinations *= len(parts[i])
+		combinations = min(combinations*len(parts[i]), maxCombinations)
 		if combinations == 0 {
 			return out
 		}
 	}
 	pick := make([]int, len(parts))
-	for n := 0; n < min(combinations, maxCombinations); n++ {
+	for range combinations {
 		v := Value{Param: p.code, Type: TypeComposite, Components: make([]Value, len(parts))}
 		for i, idx := range pick {
 			v.Components[i] = parts[i][idx]

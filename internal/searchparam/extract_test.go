@@ -3,6 +3,7 @@ package searchparam
 import (
 	"errors"
 	"path/filepath"
+	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -46,7 +47,7 @@ func TestExtract(t *testing.T) {
 		sCondition   = "7eab3b23-9ba9-4628-b94c-d14846ea1fcf"
 		sImmunizaton = "21b8d5bb-1f55-447b-9e15-22a76ebce6f1"
 
-		richardRef = "Patient/UKCore-Patient-RichardSmith-Example"
+		richardRef  = "Patient/UKCore-Patient-RichardSmith-Example"
 		sPatientURN = "url=urn:uuid:" + sPatient
 		ucum        = "http://unitsofmeasure.org"
 	)
@@ -254,4 +255,23 @@ func TestCompositeCap(t *testing.T) {
 	require.NoError(t, err)
 	assert.Len(t, shown(vals, "code"), 100)
 	assert.Len(t, shown(vals, "code-value-quantity"), maxCombinations)
+}
+
+// TestExtractConcurrent runs Extract from many goroutines, for the race
+// detector: the registry is shared and the scratch space pooled.
+func TestExtractConcurrent(t *testing.T) {
+	raw := ukcore(t, "UKCore-Observation-VitalSigns-BloodPressure-Example.json")
+	want, err := Extract("Observation", raw)
+	require.NoError(t, err)
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Go(func() {
+			for range 20 {
+				got, err := Extract("Observation", raw)
+				assert.NoError(t, err)
+				assert.Equal(t, want, got)
+			}
+		})
+	}
+	wg.Wait()
 }

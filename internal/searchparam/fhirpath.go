@@ -61,15 +61,15 @@ func (e callExpr) String() string {
 func (e binaryExpr) String() string {
 	return "(" + e.left.String() + " " + e.op + " " + e.right.String() + ")"
 }
-func (e typeExpr) String() string    { return "(" + e.operand.String() + " " + e.op + " " + e.typ + ")" }
+func (e typeExpr) String() string { return "(" + e.operand.String() + " " + e.op + " " + e.typ + ")" }
 func (e literalExpr) String() string {
 	if s, ok := e.value.(string); ok {
 		return "'" + strings.ReplaceAll(s, "'", `\'`) + "'"
 	}
 	return fmt.Sprint(e.value)
 }
-func (e varExpr) String() string     { return "%" + e.name }
-func (e indexExpr) String() string   { return e.target.String() + "[" + e.index.String() + "]" }
+func (e varExpr) String() string   { return "%" + e.name }
+func (e indexExpr) String() string { return e.target.String() + "[" + e.index.String() + "]" }
 
 type tokenKind int
 

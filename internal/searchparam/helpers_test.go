@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -27,31 +28,41 @@ func ukcore(t testing.TB, name string) []byte {
 }
 
 // syntheaResources returns the resources of the Synthea transaction
-// bundles, in file and entry order.
+// bundles, in file and entry order. They are read once per test binary.
 func syntheaResources(t testing.TB) [][]byte {
 	t.Helper()
-	files, err := filepath.Glob(filepath.Join(syntheaDir, "*.json"))
+	raws, err := loadSynthea()
 	require.NoError(t, err)
-	require.NotEmpty(t, files)
+	require.NotEmpty(t, raws)
+	return raws
+}
+
+var loadSynthea = sync.OnceValues(func() ([][]byte, error) {
+	files, err := filepath.Glob(filepath.Join(syntheaDir, "*.json"))
+	if err != nil {
+		return nil, err
+	}
 	var out [][]byte
 	for _, f := range files {
 		raw, err := os.ReadFile(f)
-		require.NoError(t, err)
+		if err != nil {
+			return nil, err
+		}
 		var b struct {
 			ResourceType string `json:"resourceType"`
 			Entry        []struct {
 				Resource json.RawMessage `json:"resource"`
 			} `json:"entry"`
 		}
-		if json.Unmarshal(raw, &b) != nil || b.ResourceType != "Bundle" {
-			continue // LICENSE and SOURCE.txt sit beside the bundles
+		if err := json.Unmarshal(raw, &b); err != nil {
+			return nil, fmt.Errorf("%s: %w", f, err)
 		}
 		for _, e := range b.Entry {
 			out = append(out, e.Resource)
 		}
 	}
-	return out
-}
+	return out, nil
+})
 
 // synthea returns the Synthea resource with the given id.
 func synthea(t testing.TB, id string) []byte {

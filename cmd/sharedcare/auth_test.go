@@ -10,7 +10,9 @@ import (
 	"github.com/sharedcare/sharedcare/internal/access"
 )
 
-func TestAuthentication(t *testing.T) {
+func TestAuthentication(t *testing.T) { forStores(t, testAuthentication) }
+
+func testAuthentication(t *testing.T) {
 	ts := startServer(t, nil)
 
 	t.Run("metadata and smart-configuration need no token", func(t *testing.T) {
@@ -58,7 +60,9 @@ func TestAuthentication(t *testing.T) {
 
 // The server stamps source and owner on every write, replacing client
 // values, and only the owner may change or delete.
-func TestLabellingAndOwnership(t *testing.T) {
+func TestLabellingAndOwnership(t *testing.T) { forStores(t, testLabellingAndOwnership) }
+
+func testLabellingAndOwnership(t *testing.T) {
 	ts := startServer(t, nil)
 	body := `{"resourceType":"Observation","meta":{"tag":[` +
 		`{"system":"https://sharedcare.dev/fhir/CodeSystem/record-source","code":"hospital"},` +

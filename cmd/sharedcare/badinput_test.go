@@ -9,7 +9,9 @@ import (
 )
 
 // Bad input gets a clear OperationOutcome with the right status and writes nothing.
-func TestBadInput(t *testing.T) {
+func TestBadInput(t *testing.T) { forStores(t, testBadInput) }
+
+func testBadInput(t *testing.T) {
 	ts := startServer(t, map[string]string{})
 	ok := ts.do("PUT", "Patient/p1", `{"resourceType":"Patient","id":"p1"}`)
 	require.Equal(t, http.StatusCreated, ok.StatusCode)
@@ -55,7 +57,9 @@ func TestBadInput(t *testing.T) {
 	require.EqualValues(t, 1, h["total"], "%v", h)
 }
 
-func TestBodyLimit(t *testing.T) {
+func TestBodyLimit(t *testing.T) { forStores(t, testBodyLimit) }
+
+func testBodyLimit(t *testing.T) {
 	ts := startServer(t, nil)
 	big := `{"resourceType":"Patient","name":[{"family":"` + strings.Repeat("x", 17<<20) + `"}]}`
 	requireOutcome(t, ts.do("POST", "Patient", big), http.StatusRequestEntityTooLarge)

@@ -12,7 +12,9 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-func TestCreateReadUpdateDelete(t *testing.T) {
+func TestCreateReadUpdateDelete(t *testing.T) { forStores(t, testCreateReadUpdateDelete) }
+
+func testCreateReadUpdateDelete(t *testing.T) {
 	ts := startServer(t, nil)
 
 	created := ts.do("POST", "Patient", patientJSON("Smith"))
@@ -126,7 +128,9 @@ func TestCreateReadUpdateDelete(t *testing.T) {
 	})
 }
 
-func TestHistoryPagingAndSince(t *testing.T) {
+func TestHistoryPagingAndSince(t *testing.T) { forStores(t, testHistoryPagingAndSince) }
+
+func testHistoryPagingAndSince(t *testing.T) {
 	ts := startServer(t, nil)
 	var ids []string
 	for i := 0; i < 7; i++ {
@@ -177,7 +181,9 @@ func TestHistoryPagingAndSince(t *testing.T) {
 
 // Many clients update one resource at once: every update must land as its
 // own version, numbered without gaps or repeats.
-func TestParallelUpdatesLoseNothing(t *testing.T) {
+func TestParallelUpdatesLoseNothing(t *testing.T) { forStores(t, testParallelUpdatesLoseNothing) }
+
+func testParallelUpdatesLoseNothing(t *testing.T) {
 	ts := startServer(t, nil)
 	r := ts.do("PUT", "Patient/busy", `{"resourceType":"Patient","id":"busy"}`)
 	require.Equal(t, http.StatusCreated, r.StatusCode)
@@ -212,7 +218,9 @@ func TestParallelUpdatesLoseNothing(t *testing.T) {
 	require.EqualValues(t, n+1, h["total"])
 }
 
-func TestSummaryAndElementsOnRead(t *testing.T) {
+func TestSummaryAndElementsOnRead(t *testing.T) { forStores(t, testSummaryAndElementsOnRead) }
+
+func testSummaryAndElementsOnRead(t *testing.T) {
 	ts := startServer(t, nil)
 	r := ts.do("PUT", "Patient/s1", `{"resourceType":"Patient","id":"s1","text":{"status":"generated","div":"<div xmlns=\"http://www.w3.org/1999/xhtml\">Ann</div>"},"name":[{"family":"Smith"}],"gender":"female","photo":[{"contentType":"image/png","data":"AAAA"}]}`)
 	require.Equal(t, http.StatusCreated, r.StatusCode, "%s", r.Body)
@@ -250,7 +258,9 @@ func TestSummaryAndElementsOnRead(t *testing.T) {
 	require.Contains(t, string(pretty.Body), "\n  \"id\": \"s1\"")
 }
 
-func TestPatch(t *testing.T) {
+func TestPatch(t *testing.T) { forStores(t, testPatch) }
+
+func testPatch(t *testing.T) {
 	ts := startServer(t, nil)
 	r := ts.do("PUT", "Patient/pt", `{"resourceType":"Patient","id":"pt","active":false,"name":[{"use":"official","family":"Smith","given":["Ann"]}]}`)
 	require.Equal(t, http.StatusCreated, r.StatusCode)

@@ -15,7 +15,9 @@ import (
 	"github.com/sharedcare/sharedcare/internal/store/postgres/pgtest"
 )
 
-func TestOperationsEndpoints(t *testing.T) {
+func TestOperationsEndpoints(t *testing.T) { forStores(t, testOperationsEndpoints) }
+
+func testOperationsEndpoints(t *testing.T) {
 	ts := startServer(t, nil)
 
 	r := ts.do("GET", "/healthz", nil)
@@ -104,7 +106,9 @@ func TestGracefulShutdownFinishesInFlightRequests(t *testing.T) {
 	require.NoError(t, <-done)
 }
 
-func TestCapabilityStatementAndOpenAPI(t *testing.T) {
+func TestCapabilityStatementAndOpenAPI(t *testing.T) { forStores(t, testCapabilityStatementAndOpenAPI) }
+
+func testCapabilityStatementAndOpenAPI(t *testing.T) {
 	ts := startServer(t, nil)
 	cs := ts.do("GET", "metadata", nil, "Authorization", "").JSON(t)
 	require.Equal(t, "4.0.1", cs["fhirVersion"])

@@ -14,6 +14,7 @@ import (
 	"github.com/sharedcare/sharedcare/internal/record"
 	"github.com/sharedcare/sharedcare/internal/rest"
 	"github.com/sharedcare/sharedcare/internal/store"
+	"github.com/sharedcare/sharedcare/internal/store/embedded"
 	"github.com/sharedcare/sharedcare/internal/store/postgres"
 )
 
@@ -31,7 +32,9 @@ func newLogger(level string, w io.Writer) (*slog.Logger, error) {
 // openStore opens (and unless told otherwise migrates) the configured store.
 func openStore(ctx context.Context, c *config, log *slog.Logger) (store.Store, error) {
 	if c.DatabaseURL == "" {
-		return nil, errors.New("SHAREDCARE_DATABASE_URL is empty and the embedded store is not available in this build")
+		// The embedded store migrates itself when it opens.
+		log.Info("store", "kind", "embedded", "data_dir", c.DataDir)
+		return embedded.Open(ctx, c.DataDir)
 	}
 	if !c.NoMigrate {
 		if err := postgres.Migrate(ctx, c.DatabaseURL); err != nil {
@@ -120,7 +123,7 @@ func migrateCmd(ctx context.Context, args []string, getenv func(string) string, 
 		return errors.New("usage: sharedcare migrate up")
 	}
 	if c.DatabaseURL == "" {
-		return errors.New("SHAREDCARE_DATABASE_URL is empty")
+		return embedded.Migrate(ctx, c.DataDir)
 	}
 	return postgres.Migrate(ctx, c.DatabaseURL)
 }

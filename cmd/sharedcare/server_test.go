@@ -50,15 +50,34 @@ func freeAddr(t *testing.T) string {
 	return addr
 }
 
-// startServer runs `sharedcare serve` in-process against a fresh Postgres
-// database and waits until it answers. env adds to or overrides its environment.
+// forStores runs test once against each store: Postgres and the embedded
+// store. startServer picks the store from the subtest's name.
+func forStores(t *testing.T, test func(t *testing.T)) {
+	for _, name := range []string{"postgres", "embedded"} {
+		t.Run(name, test)
+	}
+}
+
+// storeURL returns SHAREDCARE_DATABASE_URL for the test: a fresh Postgres
+// database, or empty (the embedded store in the test's data directory) when
+// the test runs under forStores' "embedded" subtest.
+func storeURL(t *testing.T) string {
+	if strings.Contains(t.Name(), "/embedded") {
+		return ""
+	}
+	return pgtest.NewDatabase(t)
+}
+
+// startServer runs `sharedcare serve` in-process against a fresh store (see
+// storeURL) and waits until it answers. env adds to or overrides its
+// environment.
 func startServer(t *testing.T, env map[string]string) *testServer {
 	t.Helper()
 	addr := freeAddr(t)
 	vars := map[string]string{
 		"SHAREDCARE_ADDR":         addr,
 		"SHAREDCARE_BASE_URL":     "http://" + addr + "/fhir",
-		"SHAREDCARE_DATABASE_URL": pgtest.NewDatabase(t),
+		"SHAREDCARE_DATABASE_URL": storeURL(t),
 		"SHAREDCARE_DATA_DIR":     t.TempDir(),
 		"SHAREDCARE_LOG_LEVEL":    "warn",
 		"SHAREDCARE_DEV_AUTH":     "1",

@@ -27,7 +27,9 @@ func ukCoreExamples(t *testing.T) []string {
 // Every UK Core example is accepted and read back unchanged apart from
 // meta.versionId and meta.lastUpdated, except the few that
 // KNOWN-ISSUES.md says must not round-trip.
-func TestUKCoreExamplesRoundTrip(t *testing.T) {
+func TestUKCoreExamplesRoundTrip(t *testing.T) { forStores(t, testUKCoreExamplesRoundTrip) }
+
+func testUKCoreExamplesRoundTrip(t *testing.T) {
 	ts := startServer(t, nil)
 	for _, f := range ukCoreExamples(t) {
 		name := filepath.Base(f)

@@ -1,2 +1,3 @@
+DROP FUNCTION sharedcare_conflict;
 DROP TABLE resources;
 DROP TABLE resource_history;

@@ -28,3 +28,15 @@ CREATE TABLE resources (
     PRIMARY KEY (type, id)
 );
 CREATE INDEX resources_patient ON resources (patient_id, type) WHERE patient_id <> '';
+
+-- sharedcare_conflict raises SQLSTATE SC409 unless ok: a version check the
+-- server evaluates inside a batch, so that a write whose precondition fails
+-- aborts its own transaction rather than reporting after the commit.
+CREATE FUNCTION sharedcare_conflict(ok boolean, msg text) RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF NOT ok THEN
+        RAISE EXCEPTION '%', msg USING ERRCODE = 'SC409';
+    END IF;
+END;
+$$;

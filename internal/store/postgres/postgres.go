@@ -171,12 +171,29 @@ func (s *Store) Write(ctx context.Context, fn func(store.Tx) error) error {
 	for attempt := 0; attempt < maxAttempts; attempt++ {
 		err = s.write(ctx, fn)
 		if !retryable(err) {
-			return err
+			return conflict(err)
 		}
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
 		time.Sleep(time.Duration(attempt+1) * time.Millisecond)
+	}
+	return conflict(err)
+}
+
+// conflict turns the database's word for a lost race or a failed version
+// check into a fhir.KindConflict error.
+func conflict(err error) error {
+	var pe *pgconn.PgError
+	if !errors.As(err, &pe) {
+		return err
+	}
+	switch pe.Code {
+	case "SC409":
+		return &fhir.Error{Kind: fhir.KindConflict, Err: err, Issues: []fhir.Issue{{Severity: "error", Code: "conflict", Diagnostics: pe.Message}}}
+	case "23505", "40001", "40P01":
+		return &fhir.Error{Kind: fhir.KindConflict, Err: err, Issues: []fhir.Issue{{Severity: "error", Code: "conflict",
+			Diagnostics: "the write conflicted with concurrent writes and was not applied; retry it"}}}
 	}
 	return err
 }
@@ -191,6 +208,9 @@ func (s *Store) write(ctx context.Context, fn func(store.Tx) error) (err error) 
 	}()
 	if err := fn(t); err != nil {
 		return err
+	}
+	if t.err != nil {
+		return t.err
 	}
 	if t.t == nil {
 		if t.batch.Len() == 0 {
@@ -222,6 +242,8 @@ type tx struct {
 	pool  *pgxpool.Pool
 	t     pgx.Tx
 	batch *pgx.Batch
+	// err is the first refused Put: the write fails even if fn ignores it.
+	err error
 }
 
 // begin opens the database transaction and sends any queued writes in it.
@@ -258,6 +280,14 @@ func (t *tx) Current(ctx context.Context, typ, id string) (fhir.Resource, bool, 
 }
 
 func (t *tx) Put(ctx context.Context, v store.Version) error {
+	if t.err != nil {
+		return t.err
+	}
+	if v.Deleted != (v.Raw == nil) {
+		t.err = fmt.Errorf("postgres: put %s/%s version %d: a deletion has no body and every other version has one",
+			v.Type, v.ID, v.VersionID)
+		return t.err
+	}
 	b := t.batch
 	b.Queue(`INSERT INTO resource_history (type, id, version, patient_id, last_updated, deleted, raw, owner)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
@@ -267,14 +297,14 @@ func (t *tx) Put(ctx context.Context, v store.Version) error {
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
 			v.Type, v.ID, v.VersionID, v.PatientID, v.LastUpdated, v.Deleted, v.Raw, v.Owner)
 	} else {
-		b.Queue(`UPDATE resources SET version = $3, patient_id = $4, last_updated = $5, deleted = $6, raw = $7, owner = $8
-			WHERE type = $1 AND id = $2 AND version = $3 - 1`,
-			v.Type, v.ID, v.VersionID, v.PatientID, v.LastUpdated, v.Deleted, v.Raw, v.Owner).Exec(func(ct pgconn.CommandTag) error {
-			if ct.RowsAffected() != 1 {
-				return fmt.Errorf("postgres: %s/%s is not at version %d", v.Type, v.ID, v.VersionID-1)
-			}
-			return nil
-		})
+		// The version check runs in the database, so that a gap aborts the
+		// transaction even when the batch runs as an implicit one.
+		b.Queue(`WITH u AS (
+				UPDATE resources SET version = $3, patient_id = $4, last_updated = $5, deleted = $6, raw = $7, owner = $8
+				WHERE type = $1 AND id = $2 AND version = $3 - 1 RETURNING 1)
+			SELECT sharedcare_conflict(EXISTS (SELECT 1 FROM u), $9)`,
+			v.Type, v.ID, v.VersionID, v.PatientID, v.LastUpdated, v.Deleted, v.Raw, v.Owner,
+			fmt.Sprintf("%s/%s is not at version %d: version %d cannot follow it", v.Type, v.ID, v.VersionID-1, v.VersionID))
 	}
 	queueIndex(b, v)
 	return nil
@@ -327,7 +357,8 @@ func (s *Store) History(ctx context.Context, q store.HistoryQuery) (store.Histor
 	}
 	count := q.Count
 	if count <= 0 {
-		count = 1
+		// _count=0: the total alone.
+		return page, nil
 	}
 	rows, err := s.pool.Query(ctx, `SELECT h.seq, h.type, h.id, h.version, h.last_updated, h.deleted, h.raw, h.owner
 		FROM resource_history h`+filter+` ORDER BY h.seq DESC LIMIT `+arg(count+1), args...)

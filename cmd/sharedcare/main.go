@@ -3,6 +3,7 @@
 //	sharedcare serve      serve the FHIR API
 //	sharedcare migrate up bring the database schema up to date
 //	sharedcare token      mint a dev auth token
+//	sharedcare audit verify  check the audit trail's hash chain
 package main
 
 import (
@@ -32,6 +33,7 @@ commands:
   serve         serve the FHIR R4 API (see sharedcare serve -h)
   migrate up    bring the database schema up to date
   token         mint a dev auth token (see sharedcare token -h)
+  audit verify  recompute the audit trail's hash chain; name the first broken link
 `
 
 // run is the whole program, with its environment passed in so that tests can
@@ -44,6 +46,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	switch args[0] {
 	case "serve":
 		return serve(ctx, args[1:], getenv, stdout, stderr)
+	case "audit":
+		return auditCmd(ctx, args[1:], getenv, stdout, stderr)
 	case "token":
 		return tokenCmd(args[1:], getenv, stdout, stderr)
 	case "migrate":

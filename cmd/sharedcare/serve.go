@@ -11,12 +11,17 @@ import (
 	"net/http/pprof"
 	"time"
 
+	"github.com/sharedcare/sharedcare/internal/audit"
 	"github.com/sharedcare/sharedcare/internal/record"
 	"github.com/sharedcare/sharedcare/internal/rest"
 	"github.com/sharedcare/sharedcare/internal/store"
 	"github.com/sharedcare/sharedcare/internal/store/embedded"
 	"github.com/sharedcare/sharedcare/internal/store/postgres"
 )
+
+// auditSealInterval is how often committed audit records are linked into
+// the hash chain.
+const auditSealInterval = time.Second
 
 // shutdownGrace is how long in-flight requests get to finish after SIGTERM.
 const shutdownGrace = 20 * time.Second
@@ -74,6 +79,12 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	if err != nil {
 		return err
 	}
+	// Deferred calls run last-first: the HTTP server has stopped (below)
+	// before the queued audit records are flushed and the store closes.
+	defer api.Close()
+	sealCtx, stopSealer := context.WithCancel(context.Background())
+	defer stopSealer()
+	go audit.RunSealer(sealCtx, st, auditSealInterval, log)
 
 	if c.DebugAddr != "" {
 		go servePprof(c.DebugAddr, log)

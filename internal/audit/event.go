@@ -31,8 +31,13 @@ type Event struct {
 	Diagnostics string // outcome description for a failure
 }
 
-// action returns the BALP action code of an interaction.
-func action(interaction string) string {
+// action returns the BALP action code of an interaction; an update that
+// created its resource is a create.
+func action(interaction string, status int) string {
+	switch {
+	case interaction == "update" && status == 201:
+		return "C"
+	}
 	switch interaction {
 	case "create":
 		return "C"
@@ -150,7 +155,7 @@ func Record(e Event) store.AuditRecord {
 		ID:        uuid.NewString(),
 		Recorded:  e.Time.UTC().Truncate(time.Microsecond),
 		PatientID: e.PatientID,
-		Action:    action(e.Interaction),
+		Action:    action(e.Interaction, e.Status),
 		Outcome:   outcome(e.Status),
 		Entities:  e.Entities,
 	}

@@ -23,6 +23,11 @@ type Resource struct {
 	// owner tag), kept beside the JSON so that ownership and visibility can
 	// be decided without parsing it, and for deletions, which have no JSON.
 	Owner string
+	// PatientID is the id of the Patient whose record holds the resource
+	// (the resource itself for a Patient), empty when it belongs to no
+	// patient. Every patient-owned row carries it so that the schema can be
+	// distributed by patient.
+	PatientID string
 }
 
 // Ref returns "Type/id".

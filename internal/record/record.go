@@ -37,6 +37,17 @@ type Options struct {
 	// Owner is the ODS code of the writing organisation. Only the owner of
 	// an existing resource may change or delete it.
 	Owner string
+	// Audit, when set, makes the audit record of a successful write, which
+	// is stored in the write's own transaction.
+	Audit func(Result) store.AuditRecord
+}
+
+// audited appends the audit record of res to tx when o asks for one.
+func (o Options) audited(ctx context.Context, tx store.Tx, res Result) (Result, error) {
+	if o.Audit == nil {
+		return res, nil
+	}
+	return res, tx.AppendAudit(ctx, o.Audit(res))
 }
 
 // checkOwner refuses a change to a resource that another organisation owns.
@@ -121,11 +132,10 @@ func (s *Service) put(ctx context.Context, tx store.Tx, typ, id string, body []b
 	if err != nil {
 		return r, err
 	}
-	v := store.Version{Resource: r, Index: index}
 	if refs := searchparam.PatientRefsFromValues(typ, index); len(refs) > 0 {
-		v.PatientID = refs[0]
+		r.PatientID = refs[0]
 	}
-	return r, tx.Put(ctx, v)
+	return r, tx.Put(ctx, store.Version{Resource: r, Index: index})
 }
 
 // Create stores body as a new resource of type typ with a server-assigned id.
@@ -146,7 +156,10 @@ func (s *Service) Create(ctx context.Context, typ string, body []byte, o Options
 // CreateTx stores an already validated body as typ/id, version 1, in tx.
 func (s *Service) CreateTx(ctx context.Context, tx store.Tx, typ, id string, body []byte, o Options) (Result, error) {
 	r, err := s.put(ctx, tx, typ, id, body, 0, o)
-	return Result{Resource: r, Created: true}, err
+	if err != nil {
+		return Result{}, err
+	}
+	return o.audited(ctx, tx, Result{Resource: r, Created: true})
 }
 
 // Update stores body as the next version of typ/id, creating the resource
@@ -184,7 +197,10 @@ func (s *Service) UpdateTx(ctx context.Context, tx store.Tx, typ, id string, bod
 		return Result{}, err
 	}
 	r, err := s.put(ctx, tx, typ, id, body, cur.VersionID, o)
-	return Result{Resource: r, Created: !ok || cur.Deleted}, err
+	if err != nil {
+		return Result{}, err
+	}
+	return o.audited(ctx, tx, Result{Resource: r, Created: !ok || cur.Deleted})
 }
 
 // Delete marks typ/id deleted with a new version. Deleting a resource that is
@@ -207,7 +223,10 @@ func (s *Service) DeleteTx(ctx context.Context, tx store.Tx, typ, id string, o O
 		return Result{}, err
 	}
 	if !ok || cur.Deleted {
-		return Result{Resource: cur, Unchanged: true}, nil
+		if !ok {
+			cur = fhir.Resource{Type: typ, ID: id}
+		}
+		return o.audited(ctx, tx, Result{Resource: cur, Unchanged: true})
 	}
 	if err := checkOwner(o, cur, ok); err != nil {
 		return Result{}, err
@@ -215,8 +234,11 @@ func (s *Service) DeleteTx(ctx context.Context, tx store.Tx, typ, id string, o O
 	if err := checkIfMatch(o.IfMatch, cur, ok); err != nil {
 		return Result{}, err
 	}
-	r := fhir.Resource{Type: typ, ID: id, VersionID: cur.VersionID + 1, LastUpdated: s.now(), Deleted: true, Owner: cur.Owner}
-	return Result{Resource: r}, tx.Put(ctx, store.Version{Resource: r})
+	r := fhir.Resource{Type: typ, ID: id, VersionID: cur.VersionID + 1, LastUpdated: s.now(), Deleted: true, Owner: cur.Owner, PatientID: cur.PatientID}
+	if err := tx.Put(ctx, store.Version{Resource: r}); err != nil {
+		return Result{}, err
+	}
+	return o.audited(ctx, tx, Result{Resource: r})
 }
 
 // Patch applies patch to the current version of typ/id and stores the
@@ -261,8 +283,11 @@ func (s *Service) PatchTx(ctx context.Context, tx store.Tx, typ, id string, patc
 		return Result{}, fhir.AtPath(fhir.KindUnprocessable, "processing", typ+".id", "a patch may not change the resource's id")
 	}
 	if bytes.Equal(body, cur.Raw) {
-		return Result{Resource: cur, Unchanged: true}, nil
+		return o.audited(ctx, tx, Result{Resource: cur, Unchanged: true})
 	}
 	r, err := s.put(ctx, tx, typ, id, body, cur.VersionID, o)
-	return Result{Resource: r}, err
+	if err != nil {
+		return Result{}, err
+	}
+	return o.audited(ctx, tx, Result{Resource: r})
 }

@@ -46,11 +46,12 @@ func (s *Server) authorize(r *http.Request, in access.Interaction) (*http.Reques
 
 // writeOptions are the record options of a write by the request's caller:
 // the server's labels (access model, section 2) and the owner check.
-func writeOptions(r *http.Request) record.Options {
+func (s *Server) writeOptions(r *http.Request) record.Options {
 	c := callerOf(r.Context())
 	return record.Options{
 		IfMatch: r.Header.Get("If-Match"),
 		Owner:   c.Organization,
+		Audit:   s.auditWrite(r),
 		Tags: []fhir.Coding{
 			{System: access.RecordSourceSystem, Code: c.SourceTag()},
 			{System: access.ODSOrganizationSystem, Code: c.Organization},

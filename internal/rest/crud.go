@@ -43,6 +43,7 @@ func (s *Server) read(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	noteEntity(r.Context(), res)
 	if res.Deleted {
 		setVersionHeaders(w.Header(), res)
 		return fhir.Errorf(fhir.KindGone, "deleted", "Resource %s/%s was deleted", typ, id)
@@ -65,6 +66,7 @@ func (s *Server) vread(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	noteEntity(r.Context(), res)
 	if res.Deleted {
 		setVersionHeaders(w.Header(), res)
 		return fhir.Errorf(fhir.KindGone, "deleted", "version %d of %s/%s is a deletion", v, typ, id)
@@ -141,10 +143,11 @@ func (s *Server) create(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	res, err := s.records.Create(r.Context(), chi.URLParam(r, "type"), body, writeOptions(r))
+	res, err := s.records.Create(r.Context(), chi.URLParam(r, "type"), body, s.writeOptions(r))
 	if err != nil {
 		return err
 	}
+	markAuditedInTx(r)
 	return s.writeResult(w, r, res, http.StatusCreated)
 }
 
@@ -160,10 +163,11 @@ func (s *Server) update(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	res, err := s.records.Update(r.Context(), chi.URLParam(r, "type"), id, body, writeOptions(r))
+	res, err := s.records.Update(r.Context(), chi.URLParam(r, "type"), id, body, s.writeOptions(r))
 	if err != nil {
 		return err
 	}
+	markAuditedInTx(r)
 	status := http.StatusOK
 	if res.Created {
 		status = http.StatusCreated
@@ -196,10 +200,11 @@ func (s *Server) patch(w http.ResponseWriter, r *http.Request) error {
 	}
 	res, err := s.records.Patch(r.Context(), chi.URLParam(r, "type"), id,
 		func(raw []byte) ([]byte, error) { return apply(raw, doc) },
-		writeOptions(r))
+		s.writeOptions(r))
 	if err != nil {
 		return err
 	}
+	markAuditedInTx(r)
 	return s.writeResult(w, r, res, http.StatusOK)
 }
 
@@ -208,10 +213,11 @@ func (s *Server) delete(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	res, err := s.records.Delete(r.Context(), chi.URLParam(r, "type"), id, writeOptions(r))
+	res, err := s.records.Delete(r.Context(), chi.URLParam(r, "type"), id, s.writeOptions(r))
 	if err != nil {
 		return err
 	}
+	markAuditedInTx(r)
 	if !res.Unchanged {
 		w.Header().Set("ETag", res.ETag())
 	}

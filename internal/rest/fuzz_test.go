@@ -55,6 +55,7 @@ func FuzzRequest(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
+	f.Cleanup(srv.Close)
 	h := srv.Handler()
 	logSize := func(t *testing.T) int {
 		p, err := st.History(context.Background(), store.HistoryQuery{Count: 1})

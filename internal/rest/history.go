@@ -34,9 +34,11 @@ func (s *Server) historyInstance(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if _, err := s.store.Read(r.Context(), typ, id); err != nil {
+	cur, err := s.store.Read(r.Context(), typ, id)
+	if err != nil {
 		return err
 	}
+	noteEntity(r.Context(), cur)
 	return s.history(w, r, store.HistoryQuery{Type: typ, ID: id}, "/"+typ+"/"+id+"/_history")
 }
 
@@ -86,6 +88,7 @@ type bundleEntry struct {
 	Resource json.RawMessage `json:"resource,omitempty"`
 	Request  *bundleRequest  `json:"request,omitempty"`
 	Response *bundleResponse `json:"response,omitempty"`
+	Search   *bundleSearch   `json:"search,omitempty"`
 }
 
 type bundle struct {

@@ -14,6 +14,7 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/sharedcare/sharedcare/internal/access"
+	"github.com/sharedcare/sharedcare/internal/audit"
 	"github.com/sharedcare/sharedcare/internal/fhir"
 	"github.com/sharedcare/sharedcare/internal/fhir/r4"
 )
@@ -29,6 +30,7 @@ const (
 // once the request is done.
 type requestInfo struct {
 	interaction string
+	audit       auditInfo
 }
 
 func requestID(ctx context.Context) string {
@@ -118,17 +120,49 @@ func (s *Server) recoverer(next http.Handler) http.Handler {
 // interaction names the FHIR interaction a route serves, for metrics and
 // logs, and puts the route behind authentication and the caller's scopes for
 // that interaction.
+//
+// Every such request, allowed or refused, is audited: the response is held
+// until its audit record is durable (or, for a write, committed with the
+// write), and a request whose audit fails is answered with a 500 instead.
 func (s *Server) interaction(in access.Interaction, h handlerFunc) http.HandlerFunc {
-	return s.handle(func(w http.ResponseWriter, r *http.Request) error {
-		if info, ok := r.Context().Value(infoKey).(*requestInfo); ok {
-			info.interaction = string(in)
+	return func(w http.ResponseWriter, r *http.Request) {
+		info, ok := r.Context().Value(infoKey).(*requestInfo)
+		if !ok {
+			info = &requestInfo{}
+			r = r.WithContext(context.WithValue(r.Context(), infoKey, info))
 		}
-		r, err := s.authorize(r, in)
+		info.interaction = string(in)
+		buf := &bufferedWriter{header: w.Header()}
+		ar, err := s.authorize(r, in)
+		if err == nil {
+			r = ar
+			err = h(buf, r)
+		}
 		if err != nil {
-			return err
+			s.writeError(buf, r, err)
 		}
-		return h(w, r)
-	})
+		if buf.status == 0 {
+			buf.status = http.StatusOK
+		}
+		if !info.audit.inTx {
+			if aerr := s.audit.Write(r.Context(), audit.Record(s.auditEvent(r, info, buf.status, err))); aerr != nil {
+				s.log.ErrorContext(r.Context(), "audit write failed: refusing the response",
+					slog.String("request_id", requestID(r.Context())), slog.Any("err", aerr))
+				for k := range w.Header() {
+					delete(w.Header(), k)
+				}
+				w.Header().Set("X-Request-Id", requestID(r.Context()))
+				s.writeBody(w, r, http.StatusInternalServerError, fhir.OperationOutcome(fhir.Issue{
+					Severity: "error", Code: "exception", Diagnostics: "the request could not be audited and was not answered (request id " + requestID(r.Context()) + ")",
+				}))
+				return
+			}
+		}
+		w.WriteHeader(buf.status)
+		if r.Method != http.MethodHead {
+			_, _ = w.Write(buf.body.Bytes())
+		}
+	}
 }
 
 // public names the interaction of a route that needs no token.

@@ -37,11 +37,25 @@ func (s *Server) Handler() http.Handler {
 		r.Get("/openapi.json", s.public("openapi", s.openAPI))
 		r.Get("/.well-known/smart-configuration", s.public("smart-configuration", s.smartConfiguration))
 		r.Get("/_history", s.interaction(access.InteractionHistorySystem, s.historySystem))
+		r.Get("/", s.interaction(access.InteractionSearchSystem, s.searchSystem))
+		r.Post("/_search", s.interaction(access.InteractionSearchSystem, s.searchSystem))
 
+		r.Route("/AuditEvent", func(r chi.Router) {
+			r.Use(asType("AuditEvent"))
+			r.Get("/", s.interaction(access.InteractionSearchType, s.auditEventSearch))
+			r.Get("/{id}", s.interaction(access.InteractionRead, s.auditEventRead))
+			r.HandleFunc("/*", s.handle(func(w http.ResponseWriter, r *http.Request) error {
+				return fhir.Errorf(fhir.KindNotAllowed, "not-supported",
+					"AuditEvents are written by the server only and cannot be created, changed or deleted through the API")
+			}))
+		})
 		r.Route("/{type}", func(r chi.Router) {
 			r.Use(s.resourceType)
 			r.With(s.writableType).Post("/", s.interaction(access.InteractionCreate, s.create))
 			r.Get("/_history", s.interaction(access.InteractionHistoryType, s.historyType))
+			r.Get("/", s.interaction(access.InteractionSearchType, s.searchType))
+			r.Post("/_search", s.interaction(access.InteractionSearchType, s.searchType))
+			r.Get("/{id}/{compartment}", s.interaction(access.InteractionSearchType, s.searchCompartment))
 			r.Get("/{id}", s.interaction(access.InteractionRead, s.read))
 			r.Head("/{id}", s.interaction(access.InteractionRead, s.read))
 			r.With(s.writableType).Put("/{id}", s.interaction(access.InteractionUpdate, s.update))

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/sharedcare/sharedcare/internal/audit"
 	"github.com/sharedcare/sharedcare/internal/fhir"
 	"github.com/sharedcare/sharedcare/internal/record"
 	"github.com/sharedcare/sharedcare/internal/store"
@@ -16,6 +17,14 @@ import (
 
 // DefaultMaxBodyBytes is the largest request body accepted unless configured otherwise.
 const DefaultMaxBodyBytes = 16 << 20
+
+// auditWorkers is the number of concurrent audit group commits: enough to
+// keep one batch filling while another is written.
+const auditWorkers = 4
+
+// Close waits for the audit records already queued to be written. Call it
+// after the HTTP server has stopped taking requests.
+func (s *Server) Close() { s.audit.Close() }
 
 // Config is what the API needs from the process that serves it.
 type Config struct {
@@ -48,6 +57,7 @@ type Server struct {
 	auth    Authenticator
 	smart   []byte
 	devJWKS []byte
+	audit   *audit.Writer
 
 	capability []byte
 	openapi    []byte
@@ -65,6 +75,7 @@ func New(cfg Config) (*Server, error) {
 		auth:    cfg.Auth,
 		smart:   cfg.Smart,
 		devJWKS: cfg.DevJWKS,
+		audit:   audit.NewWriter(cfg.Store, auditWorkers),
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.NewTextHandler(io.Discard, nil))

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/sharedcare/sharedcare/internal/fhir"
+	"github.com/sharedcare/sharedcare/internal/search"
 	"github.com/sharedcare/sharedcare/internal/searchparam"
 )
 
@@ -20,11 +21,21 @@ type Store interface {
 	VRead(ctx context.Context, typ, id string, version int64) (fhir.Resource, error)
 	// History returns entries of the change log, newest first.
 	History(ctx context.Context, q HistoryQuery) (HistoryPage, error)
+	// Search returns one page of the current resources that match q, the
+	// resources its _include and _revinclude ask for, and, as q.Total
+	// asks, how many match in all. Deleted resources never match.
+	Search(ctx context.Context, q *search.Query) (SearchPage, error)
+	// Match returns up to limit current resources that match q, in the
+	// order of q.Sort, without their bodies (Raw is nil): what a
+	// conditional interaction needs to decide.
+	Match(ctx context.Context, q *search.Query, limit int) ([]fhir.Resource, error)
 	// Write runs fn in one database transaction and commits it when fn
 	// returns nil. It may run fn again when the database reports a
 	// conflict between concurrent transactions, so fn must do nothing but
 	// call tx.
 	Write(ctx context.Context, fn func(tx Tx) error) error
+	// Auditor keeps the audit trail beside the records.
+	Auditor
 	// Ready reports an error when the database is unreachable or its schema
 	// is not at the version this build expects.
 	Ready(ctx context.Context) error
@@ -43,16 +54,14 @@ type Tx interface {
 	// version (1 for a new resource); a concurrent insert of the same new
 	// resource makes Write retry.
 	Put(ctx context.Context, v Version) error
+	// AppendAudit stores the audit record of the write in its own
+	// transaction: both commit or neither does.
+	AppendAudit(ctx context.Context, rec AuditRecord) error
 }
 
 // Version is a new version of a resource as written by Tx.Put.
 type Version struct {
 	fhir.Resource
-	// PatientID is the id of the Patient whose record holds the resource
-	// (the resource itself for a Patient), empty when it belongs to no
-	// patient. Every patient-owned row carries it so that the schema can be
-	// distributed by patient.
-	PatientID string
 	// Index holds the version's search parameter values; they replace the
 	// resource's previous index rows. A deletion has none.
 	Index []searchparam.Value
@@ -85,6 +94,21 @@ type HistoryPage struct {
 	// Snapshot is the newest log position the query saw; pass it back with
 	// the next page's query.
 	Snapshot int64
+}
+
+// SearchPage is one page of search results.
+type SearchPage struct {
+	// Matches are the resources that match, in order.
+	Matches []fhir.Resource
+	// Included are the resources _include and _revinclude brought in,
+	// none of them a match.
+	Included []fhir.Resource
+	// Total is the number of matches on every page, nil when it was not
+	// counted (see search.Total).
+	Total *int
+	// Next and Previous are the _page tokens of the pages after and before
+	// this one; empty when there is none.
+	Next, Previous string
 }
 
 // PoolStats describes a store's connection pool, for the metrics endpoint.

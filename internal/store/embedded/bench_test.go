@@ -38,8 +38,8 @@ func write(ctx context.Context, s *Store, ids []string, index []searchparam.Valu
 			if ok {
 				v = cur.VersionID + 1
 			}
-			r := fhir.Resource{Type: "Observation", ID: id, VersionID: v, LastUpdated: time.Now(), Raw: observation(id)}
-			if err := tx.Put(ctx, store.Version{Resource: r, PatientID: "p1", Index: index}); err != nil {
+			r := fhir.Resource{Type: "Observation", ID: id, VersionID: v, LastUpdated: time.Now(), Raw: observation(id), PatientID: "p1"}
+			if err := tx.Put(ctx, store.Version{Resource: r, Index: index}); err != nil {
 				return err
 			}
 		}

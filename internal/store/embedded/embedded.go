@@ -69,7 +69,7 @@ type Store struct {
 var _ store.Store = (*Store)(nil)
 
 // resourceColumns are the columns scanResource reads.
-const resourceColumns = `version, last_updated, deleted, owner, raw`
+const resourceColumns = `version, last_updated, deleted, owner, raw, patient_id`
 
 // Open opens the store in dataDir, creating the directory and the database
 // when they are absent and applying any migration the database lacks, so
@@ -295,7 +295,7 @@ func (s *Store) VRead(ctx context.Context, typ, id string, version int64) (fhir.
 func scanResource(row *sql.Row, typ, id string) (fhir.Resource, error) {
 	r := fhir.Resource{Type: typ, ID: id}
 	var micros int64
-	if err := row.Scan(&r.VersionID, &micros, &r.Deleted, &r.Owner, &r.Raw); err != nil {
+	if err := row.Scan(&r.VersionID, &micros, &r.Deleted, &r.Owner, &r.Raw, &r.PatientID); err != nil {
 		if errors.Is(err, sql.ErrNoRows) {
 			return r, err
 		}

@@ -35,7 +35,7 @@ func create(t testing.TB, s *Store, typ, id, patientID string) fhir.Resource {
 	r := fhir.Resource{Type: typ, ID: id, VersionID: 1, LastUpdated: time.Now().UTC().Truncate(time.Millisecond),
 		Raw: []byte(`{"resourceType":"` + typ + `","id":"` + id + `"}`)}
 	require.NoError(t, s.Write(ctx, func(tx store.Tx) error {
-		return tx.Put(ctx, store.Version{Resource: r, PatientID: patientID})
+		return tx.Put(ctx, store.Version{Resource: withPatientID(r, patientID)})
 	}))
 	return r
 }
@@ -196,12 +196,12 @@ func TestIndexRows(t *testing.T) {
 	}
 	put := func(v int64, deleted bool, index []searchparam.Value) {
 		t.Helper()
-		r := fhir.Resource{Type: "Observation", ID: "o1", VersionID: v, LastUpdated: time.Now(), Deleted: deleted}
+		r := fhir.Resource{Type: "Observation", ID: "o1", VersionID: v, LastUpdated: time.Now(), Deleted: deleted, PatientID: "p1"}
 		if !deleted {
 			r.Raw = []byte(`{"resourceType":"Observation","id":"o1"}`)
 		}
 		require.NoError(t, s.Write(ctx, func(tx store.Tx) error {
-			return tx.Put(ctx, store.Version{Resource: r, PatientID: "p1", Index: index})
+			return tx.Put(ctx, store.Version{Resource: r, Index: index})
 		}))
 	}
 	rows := func(table string) int {
@@ -256,4 +256,9 @@ func TestIndexRejectsBadNumber(t *testing.T) {
 	require.ErrorContains(t, err, "five")
 	_, err = s.Read(ctx, "Observation", "o1")
 	require.Equal(t, fhir.KindNotFound, fhir.KindOf(err))
+}
+
+func withPatientID(r fhir.Resource, patient string) fhir.Resource {
+	r.PatientID = patient
+	return r
 }

@@ -60,7 +60,7 @@ func (s *Store) History(ctx context.Context, q store.HistoryQuery) (store.Histor
 		}
 		var r fhir.Resource
 		var micros int64
-		if err := rows.Scan(&seq, &r.Type, &r.ID, &r.VersionID, &micros, &r.Deleted, &r.Owner, &r.Raw); err != nil {
+		if err := rows.Scan(&seq, &r.Type, &r.ID, &r.VersionID, &micros, &r.Deleted, &r.Owner, &r.Raw, &r.PatientID); err != nil {
 			return store.HistoryPage{}, fmt.Errorf("embedded: history: %w", err)
 		}
 		r.LastUpdated = fromMicros(micros)

@@ -129,11 +129,11 @@ func (s *Store) Ready(ctx context.Context) error {
 	return nil
 }
 
-const resourceColumns = `version, last_updated, deleted, raw, owner`
+const resourceColumns = `version, last_updated, deleted, raw, owner, patient_id`
 
 func scanResource(row pgx.Row, typ, id string) (fhir.Resource, error) {
 	r := fhir.Resource{Type: typ, ID: id}
-	err := row.Scan(&r.VersionID, &r.LastUpdated, &r.Deleted, &r.Raw, &r.Owner)
+	err := row.Scan(&r.VersionID, &r.LastUpdated, &r.Deleted, &r.Raw, &r.Owner, &r.PatientID)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return r, fhir.NotFound(typ, id)
 	}
@@ -360,7 +360,7 @@ func (s *Store) History(ctx context.Context, q store.HistoryQuery) (store.Histor
 		// _count=0: the total alone.
 		return page, nil
 	}
-	rows, err := s.pool.Query(ctx, `SELECT h.seq, h.type, h.id, h.version, h.last_updated, h.deleted, h.raw, h.owner
+	rows, err := s.pool.Query(ctx, `SELECT h.seq, h.type, h.id, h.version, h.last_updated, h.deleted, h.raw, h.owner, h.patient_id
 		FROM resource_history h`+filter+` ORDER BY h.seq DESC LIMIT `+arg(count+1), args...)
 	if err != nil {
 		return page, err
@@ -375,7 +375,7 @@ func (s *Store) History(ctx context.Context, q store.HistoryQuery) (store.Histor
 			break
 		}
 		r := fhir.Resource{}
-		if err := rows.Scan(&lastSeq, &r.Type, &r.ID, &r.VersionID, &r.LastUpdated, &r.Deleted, &r.Raw, &r.Owner); err != nil {
+		if err := rows.Scan(&lastSeq, &r.Type, &r.ID, &r.VersionID, &r.LastUpdated, &r.Deleted, &r.Raw, &r.Owner, &r.PatientID); err != nil {
 			return page, err
 		}
 		r.LastUpdated = r.LastUpdated.UTC()

@@ -19,7 +19,7 @@ func TestReadyAndPut(t *testing.T) {
 	now := time.Now().UTC().Truncate(time.Microsecond)
 	raw := []byte(`{"resourceType":"Patient","id":"a"}`)
 	require.NoError(t, s.Write(ctx, func(tx store.Tx) error {
-		return tx.Put(ctx, store.Version{Resource: fhir.Resource{Type: "Patient", ID: "a", VersionID: 1, LastUpdated: now, Raw: raw}, PatientID: "a"})
+		return tx.Put(ctx, store.Version{Resource: fhir.Resource{Type: "Patient", ID: "a", VersionID: 1, LastUpdated: now, Raw: raw, PatientID: "a"}})
 	}))
 	r, err := s.Read(ctx, "Patient", "a")
 	require.NoError(t, err)

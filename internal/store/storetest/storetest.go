@@ -67,6 +67,8 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"History", testHistory},
 		{"HistoryIsCommitOrdered", testHistoryIsCommitOrdered},
 		{"HistoryPagingWhileWriting", testHistoryPagingWhileWriting},
+		{"AuditTrail", testAuditTrail},
+		{"AuditInWriteTransaction", testAuditInWriteTransaction},
 		{"Ready", testReady},
 		{"CloseTwiceThenNotReady", testCloseTwiceThenNotReady},
 	} {
@@ -126,7 +128,7 @@ func save(t *testing.T, s store.Store, typ, id string, raw []byte, lastUpdated t
 			version = cur.VersionID + 1
 		}
 		out = fhir.Resource{Type: typ, ID: id, VersionID: version, LastUpdated: lastUpdated, Deleted: raw == nil, Raw: raw, Owner: ownerOf(typ)}
-		return tx.Put(ctx, store.Version{Resource: out, PatientID: patientOf(typ, id)})
+		return tx.Put(ctx, withPatient(out, patientOf(typ, id)))
 	}))
 	return out
 }
@@ -134,7 +136,7 @@ func save(t *testing.T, s store.Store, typ, id string, raw []byte, lastUpdated t
 // put writes v as it is in a Write of its own, bypassing Current.
 func put(ctx context.Context, s store.Store, v fhir.Resource) error {
 	return s.Write(ctx, func(tx store.Tx) error {
-		return tx.Put(ctx, store.Version{Resource: v, PatientID: patientOf(v.Type, v.ID)})
+		return tx.Put(ctx, withPatient(v, patientOf(v.Type, v.ID)))
 	})
 }
 
@@ -404,7 +406,7 @@ func testFailedWriteWritesNothing(t *testing.T, s store.Store) {
 				calls++
 				for _, ref := range [][2]string{{"Patient", "a"}, {"Observation", "b"}} {
 					v := fhir.Resource{Type: ref[0], ID: ref[1], VersionID: 1, LastUpdated: at(0), Raw: body(ref[0], ref[1])}
-					if err := tx.Put(ctx, store.Version{Resource: v, PatientID: "a"}); err != nil {
+					if err := tx.Put(ctx, withPatient(v, "a")); err != nil {
 						return err
 					}
 				}
@@ -437,10 +439,10 @@ func testIgnoredPutFailureFailsWrite(t *testing.T, s store.Store) {
 			goodID := fmt.Sprintf("o%d", i)
 			err := s.Write(ctx, func(tx store.Tx) error {
 				good := fhir.Resource{Type: "Observation", ID: goodID, VersionID: 1, LastUpdated: at(1), Raw: body("Observation", goodID)}
-				if err := tx.Put(ctx, store.Version{Resource: good, PatientID: "existing"}); err != nil {
+				if err := tx.Put(ctx, withPatient(good, "existing")); err != nil {
 					return err
 				}
-				_ = tx.Put(ctx, store.Version{Resource: tc.bad, PatientID: tc.bad.ID})
+				_ = tx.Put(ctx, withPatient(tc.bad, tc.bad.ID))
 				return nil
 			})
 			require.Error(t, err)
@@ -455,7 +457,7 @@ func testPanicRollsBack(t *testing.T, s store.Store) {
 	v := fhir.Resource{Type: "Patient", ID: "a", VersionID: 1, LastUpdated: at(0), Raw: body("Patient", "a")}
 	require.PanicsWithValue(t, "handler bug", func() {
 		_ = s.Write(ctx, func(tx store.Tx) error {
-			if err := tx.Put(ctx, store.Version{Resource: v, PatientID: "a"}); err != nil {
+			if err := tx.Put(ctx, withPatient(v, "a")); err != nil {
 				return err
 			}
 			panic("handler bug")
@@ -484,14 +486,14 @@ func testTransactionSeesOwnWrites(t *testing.T, s store.Store) {
 	a := fhir.Resource{Type: "Patient", ID: "a", VersionID: 1, LastUpdated: at(0), Raw: body("Patient", "a")}
 	b := fhir.Resource{Type: "Observation", ID: "b", VersionID: 1, LastUpdated: at(0), Raw: body("Observation", "b")}
 	require.NoError(t, s.Write(ctx, func(tx store.Tx) error {
-		if err := tx.Put(ctx, store.Version{Resource: a, PatientID: "a"}); err != nil {
+		if err := tx.Put(ctx, withPatient(a, "a")); err != nil {
 			return err
 		}
 		got, ok, err := tx.Current(ctx, "Patient", "a")
 		require.NoError(t, err)
 		require.True(t, ok)
 		requireSame(t, a, got)
-		return tx.Put(ctx, store.Version{Resource: b, PatientID: "a"})
+		return tx.Put(ctx, withPatient(b, "a"))
 	}))
 	requireRead(t, s, a)
 	requireRead(t, s, b)
@@ -524,7 +526,7 @@ func update(ctx context.Context, s store.Store, typ, id string, writer int) erro
 		}
 		raw := body(typ, id, fmt.Sprintf(`"v":%d`, version), fmt.Sprintf(`"writer":%d`, writer))
 		v := fhir.Resource{Type: typ, ID: id, VersionID: version, LastUpdated: time.Now().UTC().Truncate(time.Millisecond), Raw: raw}
-		return tx.Put(ctx, store.Version{Resource: v, PatientID: patientOf(typ, id)})
+		return tx.Put(ctx, withPatient(v, patientOf(typ, id)))
 	})
 }
 
@@ -829,4 +831,10 @@ func testCloseTwiceThenNotReady(t *testing.T, s store.Store) {
 	s.Close()
 	s.Close()
 	require.Error(t, s.Ready(t.Context()))
+}
+
+// withPatient is the version of r in the record of patient.
+func withPatient(r fhir.Resource, patient string) store.Version {
+	r.PatientID = patient
+	return store.Version{Resource: r}
 }

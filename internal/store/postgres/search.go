@@ -1,0 +1,29 @@
+package postgres
+
+import (
+	"context"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/sharedcare/sharedcare/internal/fhir"
+	"github.com/sharedcare/sharedcare/internal/search"
+	"github.com/sharedcare/sharedcare/internal/store"
+	"github.com/sharedcare/sharedcare/internal/store/sqlsearch"
+)
+
+// querier runs the statements of package sqlsearch on the pool.
+type querier struct{ pool *pgxpool.Pool }
+
+func (q querier) Query(ctx context.Context, sql string, args ...any) (sqlsearch.Rows, error) {
+	return q.pool.Query(ctx, sql, args...)
+}
+
+// Search returns one page of the resources that match q (see sqlsearch.Search).
+func (s *Store) Search(ctx context.Context, q *search.Query) (store.SearchPage, error) {
+	return sqlsearch.Search(ctx, querier{s.pool}, sqlsearch.Postgres, q, sqlsearch.Options{})
+}
+
+// Match returns up to limit resources that match q, without their bodies.
+func (s *Store) Match(ctx context.Context, q *search.Query, limit int) ([]fhir.Resource, error) {
+	return sqlsearch.Match(ctx, querier{s.pool}, sqlsearch.Postgres, q, sqlsearch.Options{}, limit)
+}

@@ -1,0 +1,512 @@
+package sqlsearch
+
+import (
+	"fmt"
+	"math/big"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/sharedcare/sharedcare/internal/search"
+	"github.com/sharedcare/sharedcare/internal/searchparam"
+)
+
+// Options are what a store adds to every search it runs.
+type Options struct {
+	// Restrict, when set, returns a predicate that a resources row (named
+	// alias) must satisfy to be seen, binding its arguments with arg, or ""
+	// for none. It is applied to every resources row a search reads; see
+	// the package documentation.
+	Restrict func(alias string, arg func(any) string) string
+}
+
+// tables are the index tables of the parameter types.
+var tables = map[searchparam.Type]string{
+	searchparam.TypeString:    "idx_string",
+	searchparam.TypeToken:     "idx_token",
+	searchparam.TypeDate:      "idx_date",
+	searchparam.TypeNumber:    "idx_number",
+	searchparam.TypeQuantity:  "idx_quantity",
+	searchparam.TypeReference: "idx_reference",
+	searchparam.TypeURI:       "idx_uri",
+}
+
+// builder writes the SQL of one statement and collects its arguments.
+type builder struct {
+	d       Dialect
+	o       Options
+	base    string
+	args    []any
+	aliases int
+	err     error // the first value the dialect could not convert
+}
+
+func newBuilder(d Dialect, o Options, q *search.Query) *builder {
+	return &builder{d: d, o: o, base: strings.TrimSuffix(q.Base, "/")}
+}
+
+// arg binds v and returns its placeholder.
+func (b *builder) arg(v any) string {
+	b.args = append(b.args, v)
+	return b.d.Placeholder(len(b.args))
+}
+
+func (b *builder) time(t time.Time) string { return b.arg(b.d.Time(t)) }
+
+func (b *builder) number(decimal string) string {
+	v, err := b.d.Number(decimal)
+	if err != nil && b.err == nil {
+		b.err = err
+	}
+	return b.d.Cast(b.arg(v), KindNumber)
+}
+
+// alias returns a table alias not used before in the statement.
+func (b *builder) alias(prefix string) string {
+	b.aliases++
+	return prefix + strconv.Itoa(b.aliases)
+}
+
+// live is the predicate every resources row a search reads must pass: not
+// deleted, and visible to the caller (Options.Restrict). It is the one
+// place where access control constrains searches.
+func (b *builder) live(alias string) string {
+	s := alias + ".deleted = " + b.d.Bool(false)
+	if b.o.Restrict != nil {
+		if r := b.o.Restrict(alias, b.arg); r != "" {
+			s += " AND (" + r + ")"
+		}
+	}
+	return s
+}
+
+// in returns col = v, or col IN (...) for several values.
+func (b *builder) in(col string, values []string) string {
+	if len(values) == 1 {
+		return col + " = " + b.arg(values[0])
+	}
+	ps := make([]string, len(values))
+	for i, v := range values {
+		ps[i] = b.arg(v)
+	}
+	return col + " IN (" + strings.Join(ps, ", ") + ")"
+}
+
+// of joins the index rows x to the resources row r.
+func of(x, r string) string {
+	return x + ".res_type = " + r + ".type AND " + x + ".res_id = " + r + ".id"
+}
+
+func or(conds []string) string {
+	if len(conds) == 1 {
+		return conds[0]
+	}
+	return "(" + strings.Join(conds, " OR ") + ")"
+}
+
+// local is the predicate that the reference row x points at this server:
+// a relative reference, or an absolute one under the base URL.
+func (b *builder) local(x string) string {
+	if b.base == "" {
+		return x + ".url = ''"
+	}
+	return "(" + x + ".url = '' OR " + b.d.StartsWith(x+".url", b.base+"/", b.arg) + ")"
+}
+
+// isLocal reports whether an absolute URL points at this server.
+func (b *builder) isLocal(url string) bool {
+	return b.base != "" && strings.HasPrefix(url, b.base+"/")
+}
+
+// where returns the conditions a resources row r must meet to match q.
+func (b *builder) where(q *search.Query, r string) string {
+	conds := []string{b.live(r)}
+	if len(q.Types) > 0 {
+		conds = append(conds, b.in(r+".type", q.Types))
+	}
+	if c := q.Compartment; c != nil {
+		conds = append(conds, b.compartment(c, r))
+	}
+	for i := range q.Filters {
+		conds = append(conds, b.filter(&q.Filters[i], r))
+	}
+	return strings.Join(conds, " AND ")
+}
+
+func (b *builder) compartment(c *search.Compartment, r string) string {
+	var ors []string
+	if len(c.Params) > 0 {
+		x := b.alias("c")
+		ors = append(ors, fmt.Sprintf("EXISTS (SELECT 1 FROM idx_reference %s WHERE %s AND %s AND %s.target_type = %s AND %s.target_id = %s AND %s)",
+			x, of(x, r), b.in(x+".param", c.Params), x, b.arg(c.Type), x, b.arg(c.ID), b.local(x)))
+	}
+	// A patient is in its own compartment.
+	ors = append(ors, "("+r+".type = "+b.arg(c.Type)+" AND "+r+".id = "+b.arg(c.ID)+")")
+	return or(ors)
+}
+
+// filter returns the condition of one filter on the resources row r.
+func (b *builder) filter(f *search.Filter, r string) string {
+	if f.Has != nil {
+		return b.has(f.Has, r)
+	}
+	p := f.Param
+	switch p.Code {
+	case "_id":
+		return b.id(f, r)
+	case "_lastUpdated":
+		return b.lastUpdated(f, r)
+	case search.ListParam.Code:
+		return b.list(f, r)
+	}
+	if f.Modifier == search.ModMissing {
+		table, code := tables[p.Type], p.Code
+		if p.Type == searchparam.TypeComposite {
+			table, code = tables[p.Components[0].Type], ComponentParam(p.Code, 0)
+		}
+		x := b.alias("x")
+		e := fmt.Sprintf("EXISTS (SELECT 1 FROM %s %s WHERE %s AND %s.param = %s)", table, x, of(x, r), x, b.arg(code))
+		if f.Missing {
+			return "NOT " + e
+		}
+		return e
+	}
+	if f.Chain != nil {
+		return b.chain(f, r)
+	}
+	if p.Type == searchparam.TypeComposite {
+		return b.composite(f, r)
+	}
+	x := b.alias("x")
+	conds := make([]string, len(f.Values))
+	for i, v := range f.Values {
+		conds[i] = b.value(p.Type, f, v, x)
+	}
+	e := fmt.Sprintf("EXISTS (SELECT 1 FROM %s %s WHERE %s AND %s.param = %s AND %s)", tables[p.Type], x, of(x, r), x, b.arg(p.Code), or(conds))
+	if f.Modifier == search.ModNot {
+		return "NOT " + e
+	}
+	return e
+}
+
+// value returns the condition that the index row x of type t matches v.
+func (b *builder) value(t searchparam.Type, f *search.Filter, v search.Value, x string) string {
+	switch t {
+	case searchparam.TypeString:
+		return b.str(f.Modifier, v.String, x)
+	case searchparam.TypeToken:
+		if f.Modifier == search.ModText {
+			s := strings.ToLower(v.String)
+			return "(" + b.d.StartsWith("lower("+x+".display)", s, b.arg) + " OR " + b.d.StartsWith("lower("+x+".text)", s, b.arg) + ")"
+		}
+		cond := b.token(x+".system", x+".code", v.Token)
+		if f.Modifier == search.ModOfType {
+			cond += " AND " + x + ".type_system = " + b.arg(v.Token.TypeSystem) + " AND " + x + ".type_code = " + b.arg(v.Token.TypeCode)
+		}
+		return cond
+	case searchparam.TypeDate:
+		return b.date(x+".lo", x+".hi", v)
+	case searchparam.TypeNumber:
+		return b.num(x, v)
+	case searchparam.TypeQuantity:
+		conds := []string{b.num(x, v)}
+		if u := v.Unit; u.HasSystem {
+			conds = append(conds, x+".system = "+b.arg(u.System))
+		}
+		if u := v.Unit; u.Code != "" {
+			if u.HasSystem {
+				conds = append(conds, x+".code = "+b.arg(u.Code))
+			} else {
+				c := b.arg(u.Code)
+				conds = append(conds, "("+x+".code = "+c+" OR "+x+".unit = "+c+")")
+			}
+		}
+		return strings.Join(conds, " AND ")
+	case searchparam.TypeReference:
+		return b.reference(f, v, x)
+	case searchparam.TypeURI:
+		return b.uri(f.Modifier, v.String, x)
+	}
+	return b.d.Bool(false)
+}
+
+func (b *builder) str(mod search.Modifier, s, x string) string {
+	switch mod {
+	case search.ModExact:
+		return x + ".value = " + b.arg(s)
+	case search.ModContains:
+		return x + ".norm LIKE " + b.arg("%"+likeEscape(searchparam.Normalize(s))+"%") + ` ESCAPE '\'`
+	}
+	return b.d.StartsWith(x+".norm", searchparam.Normalize(s), b.arg)
+}
+
+// token matches [system|]code against the columns sys and code.
+func (b *builder) token(sys, code string, t search.Token) string {
+	var conds []string
+	if t.HasSystem {
+		conds = append(conds, sys+" = "+b.arg(t.System))
+	}
+	if t.Code != "" || !t.HasSystem {
+		conds = append(conds, code+" = "+b.arg(t.Code))
+	}
+	return strings.Join(conds, " AND ")
+}
+
+// date matches the range [lo, hi) of index rows against a search value:
+// the row's range and the search value's range are compared, as the
+// specification describes for each prefix. ap widens the search range by
+// a tenth of the time between it and now on each side.
+func (b *builder) date(lo, hi string, v search.Value) string {
+	sl, sh := v.Date.Low, v.Date.High
+	switch v.Prefix {
+	case search.Ne:
+		return "NOT (" + lo + " >= " + b.time(sl) + " AND " + hi + " <= " + b.time(sh) + ")"
+	case search.Gt:
+		return hi + " > " + b.time(sh)
+	case search.Lt:
+		return lo + " < " + b.time(sl)
+	case search.Ge: // gt or eq
+		return "(" + hi + " > " + b.time(sh) + " OR " + lo + " >= " + b.time(sl) + ")"
+	case search.Le: // lt or eq
+		return "(" + lo + " < " + b.time(sl) + " OR " + hi + " <= " + b.time(sh) + ")"
+	case search.Sa:
+		return lo + " >= " + b.time(sh)
+	case search.Eb:
+		return hi + " <= " + b.time(sl)
+	case search.Ap:
+		sl, sh = approximately(sl, sh)
+		return lo + " < " + b.time(sh) + " AND " + hi + " > " + b.time(sl)
+	}
+	return lo + " >= " + b.time(sl) + " AND " + hi + " <= " + b.time(sh)
+}
+
+// now is the clock ap compares with; tests may stop it.
+var now = time.Now
+
+// approximately widens [low, high) by a tenth of the distance between the
+// search value and now on each side, as the specification recommends.
+func approximately(low, high time.Time) (time.Time, time.Time) {
+	d := now().Sub(low)
+	if d < 0 {
+		d = -d
+	}
+	d /= 10
+	return low.Add(-d), high.Add(d)
+}
+
+// pointDate matches a single instant (resources.last_updated) against a
+// search value: the instant t stands for the range [t, t].
+func (b *builder) pointDate(t string, v search.Value) string {
+	sl, sh := v.Date.Low, v.Date.High
+	switch v.Prefix {
+	case search.Ne:
+		return "NOT (" + t + " >= " + b.time(sl) + " AND " + t + " < " + b.time(sh) + ")"
+	case search.Gt, search.Sa:
+		return t + " >= " + b.time(sh)
+	case search.Lt, search.Eb:
+		return t + " < " + b.time(sl)
+	case search.Ge:
+		return t + " >= " + b.time(sl)
+	case search.Le:
+		return t + " < " + b.time(sh)
+	case search.Ap:
+		sl, sh = approximately(sl, sh)
+	}
+	return t + " >= " + b.time(sl) + " AND " + t + " < " + b.time(sh)
+}
+
+// num matches the number or quantity index row x (value, or a Range from lo
+// to hi with value NULL) against a search number. eq and ne use the range
+// the search value's precision implies; the other prefixes compare with the
+// value as written. ap accepts values within 10% of it.
+func (b *builder) num(x string, v search.Value) string {
+	val, lo, hi := x+".value", x+".lo", x+".hi"
+	n := v.Number
+	rangeRow := val + " IS NULL AND "
+	switch v.Prefix {
+	case search.Ne:
+		l, h := b.number(n.Low), b.number(n.High)
+		return "(" + val + " < " + l + " OR " + val + " >= " + h + " OR " + rangeRow +
+			"(" + lo + " IS NULL OR " + hi + " IS NULL OR " + lo + " < " + l + " OR " + hi + " > " + h + "))"
+	case search.Gt:
+		p := b.number(n.Value)
+		return "(" + val + " > " + p + " OR " + rangeRow + "(" + hi + " IS NULL OR " + hi + " > " + p + "))"
+	case search.Lt:
+		p := b.number(n.Value)
+		return "(" + val + " < " + p + " OR " + rangeRow + "(" + lo + " IS NULL OR " + lo + " < " + p + "))"
+	case search.Ge:
+		p := b.number(n.Value)
+		return "(" + val + " >= " + p + " OR " + rangeRow + "(" + hi + " IS NULL OR " + hi + " >= " + p + "))"
+	case search.Le:
+		p := b.number(n.Value)
+		return "(" + val + " <= " + p + " OR " + rangeRow + "(" + lo + " IS NULL OR " + lo + " <= " + p + "))"
+	case search.Sa:
+		p := b.number(n.Value)
+		return "(" + val + " > " + p + " OR " + rangeRow + lo + " > " + p + ")"
+	case search.Eb:
+		p := b.number(n.Value)
+		return "(" + val + " < " + p + " OR " + rangeRow + hi + " < " + p + ")"
+	case search.Ap:
+		l, h := approximateNumber(n)
+		pl, ph := b.number(l), b.number(h)
+		return "(" + val + " >= " + pl + " AND " + val + " <= " + ph + " OR " + rangeRow +
+			"(" + lo + " IS NULL OR " + lo + " <= " + ph + ") AND (" + hi + " IS NULL OR " + hi + " >= " + pl + "))"
+	}
+	l, h := b.number(n.Low), b.number(n.High)
+	return "(" + val + " >= " + l + " AND " + val + " < " + h + " OR " + rangeRow + lo + " >= " + l + " AND " + hi + " <= " + h + ")"
+}
+
+// approximateNumber returns the bounds of ap: the value plus or minus 10%
+// of it, and at least the range its precision implies.
+func approximateNumber(n search.Number) (low, high string) {
+	v, _ := new(big.Rat).SetString(n.Value)
+	pl, _ := new(big.Rat).SetString(n.Low)
+	d := new(big.Rat).Abs(v)
+	d.Quo(d, big.NewRat(10, 1))
+	if prec := new(big.Rat).Sub(v, pl); prec.Cmp(d) > 0 {
+		d = prec
+	}
+	return new(big.Rat).Sub(v, d).FloatString(10), new(big.Rat).Add(v, d).FloatString(10)
+}
+
+func (b *builder) reference(f *search.Filter, v search.Value, x string) string {
+	if f.Modifier == search.ModIdentifier {
+		// The reference carries the identifier, or points at a resource
+		// that has it.
+		i, t := b.alias("i"), b.alias("t")
+		return "(" + b.token(x+".ident_system", x+".ident_value", v.Token) +
+			" OR " + b.local(x) + " AND EXISTS (SELECT 1 FROM idx_token " + i + " JOIN resources " + t + " ON " + of(i, t) +
+			" WHERE " + i + ".res_type = " + x + ".target_type AND " + i + ".res_id = " + x + ".target_id AND " +
+			i + ".param = " + b.arg("identifier") + " AND " + b.token(i+".system", i+".code", v.Token) + " AND " + b.live(t) + "))"
+	}
+	r := v.Reference
+	if r.URL != "" && !(r.ID != "" && b.isLocal(r.URL)) {
+		return x + ".url = " + b.arg(r.URL)
+	}
+	conds := []string{x + ".target_id = " + b.arg(r.ID)}
+	if r.Type != "" {
+		conds = append(conds, x+".target_type = "+b.arg(r.Type))
+	}
+	return strings.Join(append(conds, b.local(x)), " AND ")
+}
+
+func (b *builder) uri(mod search.Modifier, s, x string) string {
+	switch mod {
+	case search.ModBelow:
+		return b.d.StartsWith(x+".value", s, b.arg)
+	case search.ModAbove:
+		return b.in(x+".value", uriAncestors(s))
+	}
+	return x + ".value = " + b.arg(s)
+}
+
+// uriAncestors returns s and every URI above it: s cut at each '/' of its
+// path, with and without the slash.
+func uriAncestors(s string) []string {
+	out := []string{s}
+	start := 0
+	if i := strings.Index(s, "://"); i >= 0 {
+		start = i + 3
+	}
+	for i := len(s) - 1; i > start; i-- {
+		if s[i] == '/' {
+			if i+1 < len(s) {
+				out = append(out, s[:i+1])
+			}
+			out = append(out, s[:i])
+		}
+	}
+	return out
+}
+
+// composite matches the parts of one composite value: the index rows of
+// the parts share grp.
+func (b *builder) composite(f *search.Filter, r string) string {
+	comps := f.Param.Components
+	ors := make([]string, len(f.Values))
+	for n, v := range f.Values {
+		first := b.alias("c")
+		var from, conds []string
+		from = append(from, tables[comps[0].Type]+" "+first)
+		conds = append(conds, of(first, r), first+".param = "+b.arg(ComponentParam(f.Param.Code, 0)),
+			b.value(comps[0].Type, &search.Filter{}, v.Components[0], first))
+		for i := 1; i < len(comps); i++ {
+			c := b.alias("c")
+			from = append(from, "JOIN "+tables[comps[i].Type]+" "+c+" ON "+c+".res_type = "+first+".res_type AND "+
+				c+".res_id = "+first+".res_id AND "+c+".grp = "+first+".grp AND "+c+".param = "+b.arg(ComponentParam(f.Param.Code, i)))
+			conds = append(conds, b.value(comps[i].Type, &search.Filter{}, v.Components[i], c))
+		}
+		ors[n] = "EXISTS (SELECT 1 FROM " + strings.Join(from, " ") + " WHERE " + strings.Join(conds, " AND ") + ")"
+	}
+	return or(ors)
+}
+
+// chain matches resources whose reference parameter points at a resource
+// that matches the rest of the chain: a literal reference (Type/id), or a
+// logical one (Reference.identifier) to a resource with that identifier.
+func (b *builder) chain(f *search.Filter, r string) string {
+	c := f.Chain
+	x, t := b.alias("x"), b.alias("t")
+	literal := fmt.Sprintf("EXISTS (SELECT 1 FROM idx_reference %[1]s JOIN resources %[2]s ON %[2]s.type = %[1]s.target_type AND %[2]s.id = %[1]s.target_id"+
+		" WHERE %[3]s AND %[1]s.param = %[4]s AND %[5]s AND %[6]s AND %[7]s AND %[8]s)",
+		x, t, of(x, r), b.arg(f.Param.Code), b.in(t+".type", c.Types), b.local(x), b.live(t), b.filter(&c.Filter, t))
+	x, t = b.alias("x"), b.alias("t")
+	i := b.alias("i")
+	logical := fmt.Sprintf("EXISTS (SELECT 1 FROM idx_reference %[1]s JOIN idx_token %[2]s ON %[2]s.code = %[1]s.ident_value AND %[2]s.system = %[1]s.ident_system"+
+		" AND %[2]s.param = %[4]s JOIN resources %[3]s ON %[3]s.type = %[2]s.res_type AND %[3]s.id = %[2]s.res_id"+
+		" WHERE %[5]s AND %[1]s.param = %[6]s AND %[1]s.ident_value <> '' AND (%[1]s.target_type = '' OR %[1]s.target_type = %[3]s.type)"+
+		" AND %[7]s AND %[8]s AND %[9]s)",
+		x, i, t, b.arg("identifier"), of(x, r), b.arg(f.Param.Code), b.in(t+".type", c.Types), b.live(t), b.filter(&c.Filter, t))
+	return "(" + literal + " OR " + logical + ")"
+}
+
+// has matches resources that a resource of h.Type matching h.Filter
+// points at through h.Param: by a literal reference, or by a logical one
+// (Reference.identifier) that carries one of the resource's identifiers.
+func (b *builder) has(h *search.Has, r string) string {
+	x, s := b.alias("x"), b.alias("s")
+	literal := fmt.Sprintf("EXISTS (SELECT 1 FROM idx_reference %[1]s JOIN resources %[2]s ON %[2]s.type = %[1]s.res_type AND %[2]s.id = %[1]s.res_id"+
+		" WHERE %[1]s.res_type = %[3]s AND %[1]s.param = %[4]s AND %[1]s.target_type = %[5]s.type AND %[1]s.target_id = %[5]s.id AND %[6]s AND %[7]s AND %[8]s)",
+		x, s, b.arg(h.Type), b.arg(h.Param.Code), r, b.local(x), b.live(s), b.filter(&h.Filter, s))
+	i, x, s := b.alias("i"), b.alias("x"), b.alias("s")
+	logical := fmt.Sprintf("EXISTS (SELECT 1 FROM idx_token %[1]s JOIN idx_reference %[2]s ON %[2]s.ident_value = %[1]s.code AND %[2]s.ident_system = %[1]s.system"+
+		" JOIN resources %[3]s ON %[3]s.type = %[2]s.res_type AND %[3]s.id = %[2]s.res_id"+
+		" WHERE %[4]s AND %[1]s.param = %[5]s AND %[2]s.res_type = %[6]s AND %[2]s.param = %[7]s AND %[2]s.ident_value <> ''"+
+		" AND (%[2]s.target_type = '' OR %[2]s.target_type = %[8]s.type) AND %[9]s AND %[10]s)",
+		i, x, s, of(i, r), b.arg("identifier"), b.arg(h.Type), b.arg(h.Param.Code), r, b.live(s), b.filter(&h.Filter, s))
+	return "(" + literal + " OR " + logical + ")"
+}
+
+// id matches _id on the resources row itself.
+func (b *builder) id(f *search.Filter, r string) string {
+	ids := make([]string, len(f.Values))
+	for i, v := range f.Values {
+		ids[i] = v.Token.Code
+	}
+	e := b.in(r+".id", ids)
+	if f.Modifier == search.ModNot {
+		return "NOT (" + e + ")"
+	}
+	return e
+}
+
+// lastUpdated matches _lastUpdated on the resources row itself.
+func (b *builder) lastUpdated(f *search.Filter, r string) string {
+	conds := make([]string, len(f.Values))
+	for i, v := range f.Values {
+		conds[i] = "(" + b.pointDate(r+".last_updated", v) + ")"
+	}
+	return or(conds)
+}
+
+// list matches the resources the entries of a List point at.
+func (b *builder) list(f *search.Filter, r string) string {
+	ids := make([]string, len(f.Values))
+	for i, v := range f.Values {
+		ids[i] = v.String
+	}
+	x, l := b.alias("x"), b.alias("l")
+	return fmt.Sprintf("EXISTS (SELECT 1 FROM idx_reference %[1]s JOIN resources %[2]s ON %[2]s.type = %[1]s.res_type AND %[2]s.id = %[1]s.res_id"+
+		" WHERE %[1]s.res_type = %[3]s AND %[4]s AND %[1]s.param = %[5]s AND %[1]s.target_type = %[6]s.type AND %[1]s.target_id = %[6]s.id AND %[7]s AND %[8]s)",
+		x, l, b.arg("List"), b.in(x+".res_id", ids), b.arg("item"), r, b.local(x), b.live(l))
+}

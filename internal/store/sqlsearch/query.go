@@ -1,0 +1,225 @@
+package sqlsearch
+
+import (
+	"strconv"
+	"strings"
+
+	"github.com/sharedcare/sharedcare/internal/search"
+	"github.com/sharedcare/sharedcare/internal/searchparam"
+)
+
+// Statement is one SQL statement and its arguments.
+type Statement struct {
+	SQL  string
+	Args []any
+}
+
+func (b *builder) statement(sql string) (Statement, error) {
+	return Statement{SQL: sql, Args: b.args}, b.err
+}
+
+// resourceColumns are the columns of resources a page reads, and
+// matchColumns those Match reads.
+const (
+	resourceColumns = "type, id, version, last_updated, raw, owner"
+	matchColumns    = "type, id, version, last_updated"
+)
+
+func qualify(alias, columns string) string {
+	cols := strings.Split(columns, ", ")
+	for i, c := range cols {
+		cols[i] = alias + "." + c
+	}
+	return strings.Join(cols, ", ")
+}
+
+// sortKey is one key of the order of a search, as an expression on the
+// resources row.
+type sortKey struct {
+	expr string
+	kind Kind
+	desc bool
+}
+
+// sortKeys returns the keys of q.Sort on the resources row r. A parameter
+// sorts by its smallest value ascending and its largest descending, so
+// that a resource with several values sorts by the one nearest the top.
+func (b *builder) sortKeys(q *search.Query, r string) []sortKey {
+	keys := make([]sortKey, len(q.Sort))
+	for i, s := range q.Sort {
+		agg := "min"
+		if s.Desc {
+			agg = "max"
+		}
+		var col string
+		k := sortKey{kind: KindText, desc: s.Desc}
+		p := s.Param
+		switch {
+		case p.Code == "_id":
+			k.expr = r + ".id"
+		case p.Code == "_lastUpdated":
+			k.expr, k.kind = r+".last_updated", KindTime
+		case p.Type == searchparam.TypeString:
+			col = "norm"
+		case p.Type == searchparam.TypeToken:
+			col = "code"
+		case p.Type == searchparam.TypeDate:
+			col, k.kind = "lo", KindTime
+			if s.Desc {
+				col = "hi"
+			}
+		case p.Type == searchparam.TypeNumber || p.Type == searchparam.TypeQuantity:
+			col, k.kind = "coalesce(x.value, x.lo)", KindNumber
+			if s.Desc {
+				col = "coalesce(x.value, x.hi)"
+			}
+		case p.Type == searchparam.TypeReference:
+			col = "x.target_type || '/' || x.target_id"
+		default:
+			col = "value"
+		}
+		if k.expr == "" {
+			if !strings.Contains(col, ".") {
+				col = "x." + col
+			}
+			k.expr = "(SELECT " + agg + "(" + col + ") FROM " + tables[p.Type] + " x WHERE " + of("x", r) + " AND x.param = " + b.arg(p.Code) + ")"
+		}
+		keys[i] = k
+	}
+	return keys
+}
+
+// order returns the ORDER BY of the keys on the row m: missing values
+// last, then type and id, which make the order total. reverse turns it
+// round, for a page that ends before a cursor.
+func order(keys []sortKey, m string, reverse bool) string {
+	var parts []string
+	for i, k := range keys {
+		desc := k.desc != reverse
+		dir, nulls := "ASC", "NULLS LAST"
+		if desc {
+			dir = "DESC"
+		}
+		if reverse {
+			nulls = "NULLS FIRST"
+		}
+		parts = append(parts, m+".k"+strconv.Itoa(i)+" "+dir+" "+nulls)
+	}
+	dir := "ASC"
+	if reverse {
+		dir = "DESC"
+	}
+	return strings.Join(append(parts, m+".type "+dir, m+".id "+dir), ", ")
+}
+
+// keyset returns the condition that the row m comes after the cursor in
+// the order of keys, or before it when c.Before: the condition of keyset
+// pagination, expanded key by key because the keys mix directions and
+// missing values.
+func (b *builder) keyset(keys []sortKey, c *search.Cursor, m string) string {
+	var ors []string
+	var equal []string
+	for i, k := range keys {
+		col := m + ".k" + strconv.Itoa(i)
+		v := c.Keys[i]
+		var beyond string
+		switch {
+		case v == nil && c.Before:
+			beyond = col + " IS NOT NULL" // every value comes before the missing ones
+		case v == nil:
+			beyond = "" // nothing but other missing values comes after a missing one
+		default:
+			op := ">"
+			if k.desc != c.Before {
+				op = "<"
+			}
+			beyond = col + " " + op + " " + b.d.Cast(b.arg(*v), k.kind)
+			if !c.Before {
+				beyond = "(" + beyond + " OR " + col + " IS NULL)"
+			}
+		}
+		if beyond != "" {
+			ors = append(ors, strings.Join(append(append([]string{}, equal...), beyond), " AND "))
+		}
+		if v == nil {
+			equal = append(equal, col+" IS NULL")
+		} else {
+			equal = append(equal, col+" = "+b.d.Cast(b.arg(*v), k.kind))
+		}
+	}
+	op := ">"
+	if c.Before {
+		op = "<"
+	}
+	t := b.arg(c.Type)
+	tie := "(" + m + ".type " + op + " " + t + " OR " + m + ".type = " + t + " AND " + m + ".id " + op + " " + b.arg(c.ID) + ")"
+	ors = append(ors, strings.Join(append(equal, tie), " AND "))
+	return "(" + strings.Join(ors, " OR ") + ")"
+}
+
+// pageStatement selects the next limit rows of q after (or before)
+// q.Page, with the text of their sort keys after columns.
+func pageStatement(d Dialect, o Options, q *search.Query, columns string, limit int) (Statement, []sortKey, error) {
+	b := newBuilder(d, o, q)
+	keys := b.sortKeys(q, "r")
+	inner := []string{qualify("r", columns)}
+	outer := []string{qualify("m", columns)}
+	for i, k := range keys {
+		name := "k" + strconv.Itoa(i)
+		inner = append(inner, k.expr+" AS "+name)
+		outer = append(outer, d.Text("m."+name, k.kind))
+	}
+	sql := "SELECT " + strings.Join(outer, ", ") +
+		" FROM (SELECT " + strings.Join(inner, ", ") + " FROM resources r WHERE " + b.where(q, "r") + ") m"
+	reverse := false
+	if c := q.Page; c != nil {
+		sql += " WHERE " + b.keyset(keys, c, "m")
+		reverse = c.Before
+	}
+	sql += " ORDER BY " + order(keys, "m", reverse) + " LIMIT " + strconv.Itoa(limit)
+	st, err := b.statement(sql)
+	return st, keys, err
+}
+
+// countStatement counts the matches of q, stopping at limit when it is
+// above 0 so that a large result costs no more than limit rows.
+func countStatement(d Dialect, o Options, q *search.Query, limit int) (Statement, error) {
+	b := newBuilder(d, o, q)
+	where := b.where(q, "r")
+	if limit > 0 {
+		return b.statement("SELECT count(*) FROM (SELECT 1 FROM resources r WHERE " + where + " LIMIT " + strconv.Itoa(limit) + ") c")
+	}
+	return b.statement("SELECT count(*) FROM resources r WHERE " + where)
+}
+
+// includeStatement selects the resources that the references of param
+// (every reference parameter when empty) of the resources typ/ids point at,
+// of type target when it is set.
+func includeStatement(d Dialect, o Options, q *search.Query, typ, param, target string, ids []string, limit int) (Statement, error) {
+	b := newBuilder(d, o, q)
+	conds := []string{"x.res_type = " + b.arg(typ), b.in("x.res_id", ids)}
+	if param != "" {
+		conds = append(conds, "x.param = "+b.arg(param))
+	}
+	if target != "" {
+		conds = append(conds, "x.target_type = "+b.arg(target))
+	}
+	conds = append(conds, "x.target_id <> ''", b.local("x"))
+	return b.statement("SELECT " + qualify("t", resourceColumns) + " FROM resources t JOIN (SELECT DISTINCT x.target_type, x.target_id FROM idx_reference x WHERE " +
+		strings.Join(conds, " AND ") + ") x ON t.type = x.target_type AND t.id = x.target_id WHERE " + b.live("t") +
+		" ORDER BY t.type, t.id LIMIT " + strconv.Itoa(limit))
+}
+
+// revIncludeStatement selects the resources of type typ whose references
+// of param (every reference parameter when empty) point at target/ids.
+func revIncludeStatement(d Dialect, o Options, q *search.Query, typ, param, target string, ids []string, limit int) (Statement, error) {
+	b := newBuilder(d, o, q)
+	conds := []string{b.in("x.target_id", ids), "x.target_type = " + b.arg(target), "x.res_type = " + b.arg(typ)}
+	if param != "" {
+		conds = append(conds, "x.param = "+b.arg(param))
+	}
+	conds = append(conds, b.local("x"))
+	return b.statement("SELECT " + qualify("s", resourceColumns) + " FROM resources s JOIN (SELECT DISTINCT x.res_type, x.res_id FROM idx_reference x WHERE " +
+		strings.Join(conds, " AND ") + ") x ON s.type = x.res_type AND s.id = x.res_id WHERE " + b.live("s") +
+		" ORDER BY s.type, s.id LIMIT " + strconv.Itoa(limit))
+}

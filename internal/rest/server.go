@@ -18,9 +18,13 @@ import (
 // DefaultMaxBodyBytes is the largest request body accepted unless configured otherwise.
 const DefaultMaxBodyBytes = 16 << 20
 
-// auditWorkers is the number of concurrent audit group commits: enough to
-// keep one batch filling while another is written.
-const auditWorkers = 4
+// auditWorkers is the number of concurrent audit group commits. One is
+// classic group commit: while a batch waits for its WAL flush the next one
+// fills, so every flush carries all the reads that arrived meanwhile. More
+// workers flush smaller batches in parallel, and flushes are what a read's
+// audit costs (measured: 1 worker 3,070 reads/s at concurrency 8, 4 workers
+// 1,570 reads/s).
+const auditWorkers = 1
 
 // Close waits for the audit records already queued to be written. Call it
 // after the HTTP server has stopped taking requests.

@@ -3,6 +3,7 @@ package sqlsearch
 import (
 	"fmt"
 	"math/big"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -125,30 +126,45 @@ func (b *builder) where(q *search.Query, r string) string {
 		conds = append(conds, b.in(r+".type", q.Types))
 	}
 	if c := q.Compartment; c != nil {
-		conds = append(conds, b.compartment(c, r))
+		conds = append(conds, b.compartment(c, r, q.Types))
 	}
 	for i := range q.Filters {
-		conds = append(conds, b.filter(&q.Filters[i], r))
+		conds = append(conds, b.filter(&q.Filters[i], r, q.Types))
 	}
 	return strings.Join(conds, " AND ")
 }
 
-func (b *builder) compartment(c *search.Compartment, r string) string {
+// compartment matches the resources in a patient's compartment: those
+// whose compartment parameters point at the patient, and, in a search of
+// Patients, the patient itself.
+func (b *builder) compartment(c *search.Compartment, r string, types []string) string {
 	var ors []string
 	if len(c.Params) > 0 {
 		x := b.alias("c")
 		ors = append(ors, fmt.Sprintf("EXISTS (SELECT 1 FROM idx_reference %s WHERE %s AND %s AND %s.target_type = %s AND %s.target_id = %s AND %s)",
 			x, of(x, r), b.in(x+".param", c.Params), x, b.arg(c.Type), x, b.arg(c.ID), b.local(x)))
 	}
-	// A patient is in its own compartment.
-	ors = append(ors, "("+r+".type = "+b.arg(c.Type)+" AND "+r+".id = "+b.arg(c.ID)+")")
+	if slices.Contains(types, c.Type) {
+		ors = append(ors, "("+r+".type = "+b.arg(c.Type)+" AND "+r+".id = "+b.arg(c.ID)+")")
+	}
+	if len(ors) == 0 {
+		return b.d.Bool(false)
+	}
 	return or(ors)
 }
 
-// filter returns the condition of one filter on the resources row r.
-func (b *builder) filter(f *search.Filter, r string) string {
+// filter returns the condition of one filter on the resources row r, of
+// one of types (any type when empty).
+//
+// A filter on one index table is a correlated EXISTS, which the planner
+// turns into a semi-join driven by whichever side is more selective. A
+// filter that matches in two ways (a chain, _has and :identifier follow
+// literal and logical references) is instead a row IN the UNION ALL of
+// both, because an OR of two EXISTS cannot become a join and would be
+// evaluated for every row of the type.
+func (b *builder) filter(f *search.Filter, r string, types []string) string {
 	if f.Has != nil {
-		return b.has(f.Has, r)
+		return b.has(f.Has, r, types)
 	}
 	p := f.Param
 	switch p.Code {
@@ -172,7 +188,10 @@ func (b *builder) filter(f *search.Filter, r string) string {
 		return e
 	}
 	if f.Chain != nil {
-		return b.chain(f, r)
+		return b.chain(f, r, types)
+	}
+	if p.Type == searchparam.TypeReference && f.Modifier == search.ModIdentifier {
+		return b.identifier(f, r, types)
 	}
 	if p.Type == searchparam.TypeComposite {
 		return b.composite(f, r)
@@ -255,7 +274,9 @@ func (b *builder) token(sys, code string, t search.Token) string {
 // date matches the range [lo, hi) of index rows against a search value:
 // the row's range and the search value's range are compared, as the
 // specification describes for each prefix. ap widens the search range by
-// a tenth of the time between it and now on each side.
+// a tenth of the time between it and now on each side. Like every prefix,
+// ne applies to each value: a resource with several matches when one of
+// them lies outside the search range.
 func (b *builder) date(lo, hi string, v search.Value) string {
 	sl, sh := v.Date.Low, v.Date.High
 	switch v.Prefix {
@@ -370,15 +391,6 @@ func approximateNumber(n search.Number) (low, high string) {
 }
 
 func (b *builder) reference(f *search.Filter, v search.Value, x string) string {
-	if f.Modifier == search.ModIdentifier {
-		// The reference carries the identifier, or points at a resource
-		// that has it.
-		i, t := b.alias("i"), b.alias("t")
-		return "(" + b.token(x+".ident_system", x+".ident_value", v.Token) +
-			" OR " + b.local(x) + " AND EXISTS (SELECT 1 FROM idx_token " + i + " JOIN resources " + t + " ON " + of(i, t) +
-			" WHERE " + i + ".res_type = " + x + ".target_type AND " + i + ".res_id = " + x + ".target_id AND " +
-			i + ".param = " + b.arg("identifier") + " AND " + b.token(i+".system", i+".code", v.Token) + " AND " + b.live(t) + "))"
-	}
 	r := v.Reference
 	if r.URL != "" && !(r.ID != "" && b.isLocal(r.URL)) {
 		return x + ".url = " + b.arg(r.URL)
@@ -441,40 +453,89 @@ func (b *builder) composite(f *search.Filter, r string) string {
 	return or(ors)
 }
 
+// rowIn is the condition that the resources row r is one of the (type,
+// id) pairs the queries select.
+func rowIn(r string, queries ...string) string {
+	return "(" + r + ".type, " + r + ".id) IN (" + strings.Join(queries, " UNION ALL ") + ")"
+}
+
+// and joins the non-empty conditions.
+func and(conds ...string) string {
+	kept := conds[:0]
+	for _, c := range conds {
+		if c != "" {
+			kept = append(kept, c)
+		}
+	}
+	return strings.Join(kept, " AND ")
+}
+
+// ofTypes is col IN types, or nothing when types is empty (any type).
+func (b *builder) ofTypes(col string, types []string) string {
+	if len(types) == 0 {
+		return ""
+	}
+	return b.in(col, types)
+}
+
+// identifier matches :identifier: references that carry the identifier
+// (logical references), and references to a resource that has it.
+func (b *builder) identifier(f *search.Filter, r string, types []string) string {
+	x, y, i, t := b.alias("x"), b.alias("x"), b.alias("i"), b.alias("t")
+	carried := make([]string, len(f.Values))
+	held := make([]string, len(f.Values))
+	for n, v := range f.Values {
+		carried[n] = b.token(x+".ident_system", x+".ident_value", v.Token)
+		held[n] = b.token(i+".system", i+".code", v.Token)
+	}
+	logical := "SELECT " + x + ".res_type, " + x + ".res_id FROM idx_reference " + x + " WHERE " +
+		and(b.ofTypes(x+".res_type", types), x+".param = "+b.arg(f.Param.Code), or(carried))
+	literal := "SELECT " + y + ".res_type, " + y + ".res_id FROM idx_token " + i + " JOIN resources " + t + " ON " + of(i, t) +
+		" JOIN idx_reference " + y + " ON " + y + ".target_type = " + i + ".res_type AND " + y + ".target_id = " + i + ".res_id WHERE " +
+		and(b.ofTypes(i+".res_type", f.Param.Targets), i+".param = "+b.arg("identifier"), or(held),
+			b.ofTypes(y+".res_type", types), y+".param = "+b.arg(f.Param.Code), b.local(y), b.live(t))
+	return rowIn(r, logical, literal)
+}
+
 // chain matches resources whose reference parameter points at a resource
-// that matches the rest of the chain: a literal reference (Type/id), or a
-// logical one (Reference.identifier) to a resource with that identifier.
-func (b *builder) chain(f *search.Filter, r string) string {
+// that matches the rest of the chain: by a literal reference (Type/id), or
+// by a logical one (Reference.identifier) to a resource with that
+// identifier.
+func (b *builder) chain(f *search.Filter, r string, types []string) string {
 	c := f.Chain
 	x, t := b.alias("x"), b.alias("t")
-	literal := fmt.Sprintf("EXISTS (SELECT 1 FROM idx_reference %[1]s JOIN resources %[2]s ON %[2]s.type = %[1]s.target_type AND %[2]s.id = %[1]s.target_id"+
-		" WHERE %[3]s AND %[1]s.param = %[4]s AND %[5]s AND %[6]s AND %[7]s AND %[8]s)",
-		x, t, of(x, r), b.arg(f.Param.Code), b.in(t+".type", c.Types), b.local(x), b.live(t), b.filter(&c.Filter, t))
-	x, t = b.alias("x"), b.alias("t")
-	i := b.alias("i")
-	logical := fmt.Sprintf("EXISTS (SELECT 1 FROM idx_reference %[1]s JOIN idx_token %[2]s ON %[2]s.code = %[1]s.ident_value AND %[2]s.system = %[1]s.ident_system"+
-		" AND %[2]s.param = %[4]s JOIN resources %[3]s ON %[3]s.type = %[2]s.res_type AND %[3]s.id = %[2]s.res_id"+
-		" WHERE %[5]s AND %[1]s.param = %[6]s AND %[1]s.ident_value <> '' AND (%[1]s.target_type = '' OR %[1]s.target_type = %[3]s.type)"+
-		" AND %[7]s AND %[8]s AND %[9]s)",
-		x, i, t, b.arg("identifier"), of(x, r), b.arg(f.Param.Code), b.in(t+".type", c.Types), b.live(t), b.filter(&c.Filter, t))
-	return "(" + literal + " OR " + logical + ")"
+	literal := "SELECT " + x + ".res_type, " + x + ".res_id FROM idx_reference " + x + " JOIN resources " + t +
+		" ON " + t + ".type = " + x + ".target_type AND " + t + ".id = " + x + ".target_id WHERE " +
+		and(b.ofTypes(x+".res_type", types), x+".param = "+b.arg(f.Param.Code), b.in(t+".type", c.Types),
+			b.local(x), b.live(t), b.filter(&c.Filter, t, c.Types))
+	y, i, u := b.alias("x"), b.alias("i"), b.alias("t")
+	logical := "SELECT " + y + ".res_type, " + y + ".res_id FROM idx_reference " + y + " JOIN idx_token " + i +
+		" ON " + i + ".code = " + y + ".ident_value AND " + i + ".system = " + y + ".ident_system AND " + i + ".param = " + b.arg("identifier") +
+		" JOIN resources " + u + " ON " + u + ".type = " + i + ".res_type AND " + u + ".id = " + i + ".res_id WHERE " +
+		and(b.ofTypes(y+".res_type", types), y+".param = "+b.arg(f.Param.Code), y+".ident_value <> ''",
+			"("+y+".target_type = '' OR "+y+".target_type = "+u+".type)", b.in(u+".type", c.Types),
+			b.live(u), b.filter(&c.Filter, u, c.Types))
+	return rowIn(r, literal, logical)
 }
 
 // has matches resources that a resource of h.Type matching h.Filter
 // points at through h.Param: by a literal reference, or by a logical one
 // (Reference.identifier) that carries one of the resource's identifiers.
-func (b *builder) has(h *search.Has, r string) string {
+func (b *builder) has(h *search.Has, r string, types []string) string {
+	inner := []string{h.Type}
 	x, s := b.alias("x"), b.alias("s")
-	literal := fmt.Sprintf("EXISTS (SELECT 1 FROM idx_reference %[1]s JOIN resources %[2]s ON %[2]s.type = %[1]s.res_type AND %[2]s.id = %[1]s.res_id"+
-		" WHERE %[1]s.res_type = %[3]s AND %[1]s.param = %[4]s AND %[1]s.target_type = %[5]s.type AND %[1]s.target_id = %[5]s.id AND %[6]s AND %[7]s AND %[8]s)",
-		x, s, b.arg(h.Type), b.arg(h.Param.Code), r, b.local(x), b.live(s), b.filter(&h.Filter, s))
-	i, x, s := b.alias("i"), b.alias("x"), b.alias("s")
-	logical := fmt.Sprintf("EXISTS (SELECT 1 FROM idx_token %[1]s JOIN idx_reference %[2]s ON %[2]s.ident_value = %[1]s.code AND %[2]s.ident_system = %[1]s.system"+
-		" JOIN resources %[3]s ON %[3]s.type = %[2]s.res_type AND %[3]s.id = %[2]s.res_id"+
-		" WHERE %[4]s AND %[1]s.param = %[5]s AND %[2]s.res_type = %[6]s AND %[2]s.param = %[7]s AND %[2]s.ident_value <> ''"+
-		" AND (%[2]s.target_type = '' OR %[2]s.target_type = %[8]s.type) AND %[9]s AND %[10]s)",
-		i, x, s, of(i, r), b.arg("identifier"), b.arg(h.Type), b.arg(h.Param.Code), r, b.live(s), b.filter(&h.Filter, s))
-	return "(" + literal + " OR " + logical + ")"
+	literal := "SELECT " + x + ".target_type, " + x + ".target_id FROM idx_reference " + x + " JOIN resources " + s +
+		" ON " + s + ".type = " + x + ".res_type AND " + s + ".id = " + x + ".res_id WHERE " +
+		and(x+".res_type = "+b.arg(h.Type), x+".param = "+b.arg(h.Param.Code), b.ofTypes(x+".target_type", types),
+			x+".target_id <> ''", b.local(x), b.live(s), b.filter(&h.Filter, s, inner))
+	y, u, i := b.alias("x"), b.alias("s"), b.alias("i")
+	logical := "SELECT " + i + ".res_type, " + i + ".res_id FROM idx_reference " + y + " JOIN resources " + u +
+		" ON " + u + ".type = " + y + ".res_type AND " + u + ".id = " + y + ".res_id JOIN idx_token " + i +
+		" ON " + i + ".code = " + y + ".ident_value AND " + i + ".system = " + y + ".ident_system AND " + i + ".param = " + b.arg("identifier") + " WHERE " +
+		and(y+".res_type = "+b.arg(h.Type), y+".param = "+b.arg(h.Param.Code), y+".ident_value <> ''",
+			b.ofTypes(i+".res_type", types), "("+y+".target_type = '' OR "+y+".target_type = "+i+".res_type)",
+			b.live(u), b.filter(&h.Filter, u, inner))
+	return rowIn(r, literal, logical)
 }
 
 // id matches _id on the resources row itself.

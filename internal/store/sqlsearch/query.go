@@ -39,6 +39,10 @@ type sortKey struct {
 	expr string
 	kind Kind
 	desc bool
+	// always is set for the columns of resources (_id, _lastUpdated),
+	// which are never NULL: their order needs no NULLS clause, which
+	// lets it follow an index.
+	always bool
 }
 
 // sortKeys returns the keys of q.Sort on the resources row r. A parameter
@@ -56,9 +60,9 @@ func (b *builder) sortKeys(q *search.Query, r string) []sortKey {
 		p := s.Param
 		switch {
 		case p.Code == "_id":
-			k.expr = r + ".id"
+			k.expr, k.always = r+".id", true
 		case p.Code == "_lastUpdated":
-			k.expr, k.kind = r+".last_updated", KindTime
+			k.expr, k.kind, k.always = r+".last_updated", KindTime, true
 		case p.Type == searchparam.TypeString:
 			col = "norm"
 		case p.Type == searchparam.TypeToken:
@@ -96,14 +100,19 @@ func order(keys []sortKey, m string, reverse bool) string {
 	var parts []string
 	for i, k := range keys {
 		desc := k.desc != reverse
-		dir, nulls := "ASC", "NULLS LAST"
+		dir, nulls := "ASC", ""
 		if desc {
 			dir = "DESC"
 		}
-		if reverse {
-			nulls = "NULLS FIRST"
+		switch {
+		case k.always:
+			nulls = ""
+		case reverse:
+			nulls = " NULLS FIRST"
+		default:
+			nulls = " NULLS LAST"
 		}
-		parts = append(parts, m+".k"+strconv.Itoa(i)+" "+dir+" "+nulls)
+		parts = append(parts, m+".k"+strconv.Itoa(i)+" "+dir+nulls)
 	}
 	dir := "ASC"
 	if reverse {
@@ -134,7 +143,7 @@ func (b *builder) keyset(keys []sortKey, c *search.Cursor, m string) string {
 				op = "<"
 			}
 			beyond = col + " " + op + " " + b.d.Cast(b.arg(*v), k.kind)
-			if !c.Before {
+			if !c.Before && !k.always {
 				beyond = "(" + beyond + " OR " + col + " IS NULL)"
 			}
 		}

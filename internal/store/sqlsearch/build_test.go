@@ -1,0 +1,137 @@
+package sqlsearch
+
+import (
+	"net/url"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/sharedcare/sharedcare/internal/search"
+)
+
+func parsed(t *testing.T, typ, query string) *search.Query {
+	t.Helper()
+	v, err := url.ParseQuery(query)
+	require.NoError(t, err)
+	q, _, err := search.Parse(typ, v, true)
+	require.NoError(t, err)
+	return q
+}
+
+// resourceAliases finds every resources row a statement reads.
+var resourceAliases = regexp.MustCompile(`(?:FROM|JOIN) resources (\w+)`)
+
+// Options.Restrict reaches every resources row a search reads: matches,
+// chain targets, _has sources, the List of _list, includes and counts.
+func TestRestrictReachesEveryResourcesRow(t *testing.T) {
+	o := Options{Restrict: func(alias string, arg func(any) string) string {
+		return alias + ".owner = " + arg("ODS1")
+	}}
+	q := parsed(t, "Observation", "subject:Patient.organization.name=x&subject:identifier=s|v&_has:Provenance:target:agent=Practitioner/1&_list=l1")
+	var stmts []Statement
+	st, _, err := pageStatement(Postgres, o, q, resourceColumns, 10)
+	require.NoError(t, err)
+	stmts = append(stmts, st)
+	st, err = countStatement(Postgres, o, q, 0)
+	require.NoError(t, err)
+	stmts = append(stmts, st)
+	st, err = includeStatement(Postgres, o, q, "Observation", "subject", "", []string{"a"}, 10)
+	require.NoError(t, err)
+	stmts = append(stmts, st)
+	st, err = revIncludeStatement(Postgres, o, q, "Provenance", "target", "Observation", []string{"a"}, 10)
+	require.NoError(t, err)
+	stmts = append(stmts, st)
+	for _, st := range stmts {
+		aliases := resourceAliases.FindAllStringSubmatch(st.SQL, -1)
+		require.NotEmpty(t, aliases)
+		for _, a := range aliases {
+			assert.Contains(t, st.SQL, a[1]+".deleted = false AND ("+a[1]+".owner = ", "%s in %s", a[1], st.SQL)
+		}
+		assert.Contains(t, st.Args, "ODS1")
+	}
+	// r; the chain's two ways to its Patient, each with the two ways on to
+	// the Organization; :identifier's target; _has's two ways; the List.
+	assert.Len(t, resourceAliases.FindAllString(stmts[0].SQL, -1), 1+2*3+1+2+1)
+}
+
+// Every argument the SQL names is bound, and every bound argument is named.
+func TestPlaceholdersMatchArguments(t *testing.T) {
+	for _, query := range []string{
+		"name=a,b&birthdate=ge1950&_sort=family,-birthdate",
+		"_has:Observation:subject:value-quantity=ap5|http://unitsofmeasure.org|kg&general-practitioner:identifier=x",
+		"_id=a,b&_lastUpdated=ne2024&identifier:of-type=a|b|c&gender:not=male&gender:missing=true&_text=x",
+	} {
+		t.Run(query, func(t *testing.T) {
+			v, err := url.ParseQuery(query)
+			require.NoError(t, err)
+			q, _, err := search.Parse("Patient", v, false)
+			require.NoError(t, err)
+			k := "x"
+			q.Page = &search.Cursor{Keys: make([]*string, len(q.Sort)), Type: "Patient", ID: "p"}
+			if len(q.Sort) > 0 {
+				q.Page.Keys[0] = &k
+			}
+			st, _, err := pageStatement(Postgres, Options{}, q, resourceColumns, 10)
+			require.NoError(t, err)
+			used := map[string]bool{}
+			for _, m := range regexp.MustCompile(`\$(\d+)`).FindAllString(st.SQL, -1) {
+				used[m] = true
+			}
+			assert.Len(t, used, len(st.Args), st.SQL)
+		})
+	}
+}
+
+func TestKeyset(t *testing.T) {
+	q := parsed(t, "Patient", "_sort=family,-birthdate")
+	b := newBuilder(Postgres, Options{}, q)
+	keys := b.sortKeys(q, "r")
+	smith := "smith"
+	after := b.keyset(keys, &search.Cursor{Keys: []*string{&smith, nil}, Type: "Patient", ID: "p1"}, "m")
+	assert.Equal(t, "((m.k0 > $3::text OR m.k0 IS NULL) OR "+
+		"m.k0 = $4::text AND m.k1 IS NULL AND (m.type > $5 OR m.type = $5 AND m.id > $6))", after)
+	before := b.keyset(keys, &search.Cursor{Keys: []*string{nil, &smith}, Type: "Patient", ID: "p1", Before: true}, "m")
+	assert.Equal(t, "(m.k0 IS NOT NULL OR m.k0 IS NULL AND m.k1 > $7::timestamptz OR "+
+		"m.k0 IS NULL AND m.k1 = $8::timestamptz AND (m.type < $9 OR m.type = $9 AND m.id < $10))", before)
+	assert.Equal(t, "m.k0 ASC NULLS LAST, m.k1 DESC NULLS LAST, m.type ASC, m.id ASC", order(keys, "m", false))
+	assert.Equal(t, "m.k0 DESC NULLS FIRST, m.k1 ASC NULLS FIRST, m.type DESC, m.id DESC", order(keys, "m", true))
+}
+
+func TestURIAncestors(t *testing.T) {
+	assert.Equal(t, []string{
+		"http://x.org/fhir/ValueSet/a", "http://x.org/fhir/ValueSet/", "http://x.org/fhir/ValueSet",
+		"http://x.org/fhir/", "http://x.org/fhir", "http://x.org/", "http://x.org",
+	}, uriAncestors("http://x.org/fhir/ValueSet/a"))
+	assert.Equal(t, []string{"urn:oid:1.2"}, uriAncestors("urn:oid:1.2"))
+}
+
+func TestApproximateNumber(t *testing.T) {
+	tests := []struct{ in, low, high string }{
+		{"100", "90.0000000000", "110.0000000000"},
+		{"0.25", "0.2250000000", "0.2750000000"},
+		{"-10", "-11.0000000000", "-9.0000000000"},
+		{"0", "-0.5000000000", "0.5000000000"}, // never narrower than the precision
+	}
+	for _, tt := range tests {
+		v, _ := url.ParseQuery("value-quantity=ap" + tt.in)
+		q, _, err := search.Parse("Observation", v, true)
+		require.NoError(t, err)
+		low, high := approximateNumber(q.Filters[0].Values[0].Number)
+		assert.Equal(t, tt.low, low, tt.in)
+		assert.Equal(t, tt.high, high, tt.in)
+	}
+}
+
+func TestPostgresDialect(t *testing.T) {
+	var args []any
+	arg := func(v any) string { args = append(args, v); return Postgres.Placeholder(len(args)) }
+	assert.Equal(t, `x.norm LIKE $1 ESCAPE '\'`, Postgres.StartsWith("x.norm", `50%_a\`, arg))
+	assert.Equal(t, []any{`50\%\_a\\%`}, args)
+	assert.Equal(t, "$2::numeric", Postgres.Cast("$2", KindNumber))
+	assert.Equal(t, "(m.k0)::text", Postgres.Text("m.k0", KindTime))
+	assert.Equal(t, "false", Postgres.Bool(false))
+	assert.True(t, strings.HasPrefix(ComponentParam("code-value-quantity", 1), "code-value-quantity$"))
+}

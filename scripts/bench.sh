@@ -4,6 +4,8 @@
 #
 # BENCH_ARGS passes flags to sharedcare-bench, e.g.
 #   BENCH_ARGS="-scenarios read -concurrency 8,32 -duration 20s" make bench
+# BENCH_STORE=embedded runs the server on the embedded store instead (the
+# floor stays raw Postgres, the production baseline).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -22,7 +24,10 @@ cleanup() {
 }
 trap cleanup EXIT
 
-SHAREDCARE_ADDR="$ADDR" SHAREDCARE_BASE_URL="http://$ADDR/fhir" SHAREDCARE_DATABASE_URL="$DBURL" \
+SERVER_DB="$DBURL"
+[ "${BENCH_STORE:-postgres}" = embedded ] && SERVER_DB=""
+echo "server store: ${BENCH_STORE:-postgres}"
+SHAREDCARE_ADDR="$ADDR" SHAREDCARE_BASE_URL="http://$ADDR/fhir" SHAREDCARE_DATABASE_URL="$SERVER_DB" \
 SHAREDCARE_DATA_DIR="$DATA" SHAREDCARE_LOG_LEVEL=warn SHAREDCARE_DEV_AUTH="${SHAREDCARE_DEV_AUTH:-1}" \
   bin/sharedcare serve --i-know-this-is-insecure >/dev/null 2>"$DATA/server.log" &
 SRV=$!
@@ -40,4 +45,4 @@ if [ -z "$TOKEN" ] && bin/sharedcare help 2>/dev/null | grep -q token; then
   TOKEN=$(SHAREDCARE_DATA_DIR="$DATA" SHAREDCARE_BASE_URL="http://$ADDR/fhir" bin/sharedcare token --role system --source gp --org BENCH1)
 fi
 
-bin/sharedcare-bench -base "http://$ADDR/fhir" -db "$PGURL" -pid "$SRV" -token "$TOKEN" ${BENCH_ARGS:--concurrency 8,32 -duration 10s}
+bin/sharedcare-bench -base "http://$ADDR/fhir" -db "$PGURL" -pid "$SRV" -token "$TOKEN" ${BENCH_ARGS:--scenarios create,read,search -concurrency 8,32 -duration 10s}

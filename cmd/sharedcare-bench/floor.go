@@ -25,7 +25,13 @@ type scratchDB struct {
 const floorTableDDL = `CREATE TABLE floor_resources (
 	id  text  PRIMARY KEY,
 	raw bytea NOT NULL
-)`
+);
+CREATE TABLE floor_identifiers (
+	system text NOT NULL,
+	value  text NOT NULL,
+	id     text NOT NULL
+);
+CREATE INDEX floor_identifiers_value ON floor_identifiers (value, system)`
 
 // openScratchDB creates a randomly named database next to the one adminURL
 // names, creates the floor table in it and opens a pool of up to maxConns

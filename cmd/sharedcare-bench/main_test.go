@@ -189,7 +189,7 @@ func TestFlags(t *testing.T) {
 		args []string
 		err  string
 	}{
-		{[]string{"-scenarios", "create,nope"}, `unknown scenario "nope" (known: create, read)`},
+		{[]string{"-scenarios", "create,nope"}, `unknown scenario "nope" (known: create, read, search)`},
 		{[]string{"-scenarios", ","}, "-scenarios is empty"},
 		{[]string{"-concurrency", "8,x"}, `-concurrency: "x" is not a positive number`},
 		{[]string{"-concurrency", "0"}, `-concurrency: "0" is not a positive number`},

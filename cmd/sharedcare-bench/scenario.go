@@ -2,8 +2,10 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"math/rand/v2"
+	"net/url"
 	"strings"
 	"sync"
 	"time"
@@ -35,6 +37,7 @@ type scenario struct {
 var scenarios = []scenario{
 	{name: "create", server: createServer, floor: createFloor},
 	{name: "read", server: readServer, floor: readFloor},
+	{name: "search", server: searchServer, floor: searchFloor},
 }
 
 // lookupScenarios returns the named scenarios in the order given.
@@ -131,4 +134,75 @@ func readFloor(ctx context.Context, e *env) (op, error) {
 // floorID returns a random 32-hex-digit id, the size of a UUID.
 func floorID(rng *rand.Rand) string {
 	return fmt.Sprintf("%016x%016x", rng.Uint64(), rng.Uint64())
+}
+
+// nhsNumberOf returns the NHS number in a generated Patient.
+func nhsNumberOf(raw []byte) string {
+	var p struct {
+		Identifier []struct{ System, Value string } `json:"identifier"`
+	}
+	_ = json.Unmarshal(raw, &p)
+	for _, id := range p.Identifier {
+		if id.System == nhsNumberSystem {
+			return id.Value
+		}
+	}
+	return ""
+}
+
+// searchServer creates e.patients Patients, then searches for a random one
+// by NHS number per request: Patient?identifier=nhs-number|N, the query
+// every source system makes to match a person.
+func searchServer(ctx context.Context, e *env) (op, error) {
+	var mu sync.Mutex
+	numbers := make([]string, 0, e.patients)
+	s := runPhase(ctx, func(ctx context.Context, rng *rand.Rand) error {
+		body := patientJSON(rng)
+		if _, err := e.fhir.createPatient(ctx, body); err != nil {
+			return err
+		}
+		mu.Lock()
+		numbers = append(numbers, nhsNumberOf(body))
+		mu.Unlock()
+		return nil
+	}, min(seedConcurrency, e.patients), time.Time{}, e.patients)
+	if s.firstErr != nil {
+		return nil, fmt.Errorf("seed %d patients: %d failed, first: %w", e.patients, s.errors, s.firstErr)
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	return func(ctx context.Context, rng *rand.Rand) error {
+		_, err := e.fhir.do(ctx, "GET", "/Patient?identifier="+url.QueryEscape(nhsNumberSystem+"|"+pick(rng, numbers)), nil)
+		return err
+	}, nil
+}
+
+// searchFloor loads e.patients Patient rows with their NHS numbers in an
+// indexed side table, then finds a random one by number per request.
+func searchFloor(ctx context.Context, e *env) (op, error) {
+	rng := rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64()))
+	numbers := make([]string, e.patients)
+	res, idents := make([][]any, e.patients), make([][]any, e.patients)
+	for i := range res {
+		id, raw := floorID(rng), patientJSON(rng)
+		numbers[i] = nhsNumberOf(raw)
+		res[i] = []any{id, raw}
+		idents[i] = []any{nhsNumberSystem, numbers[i], id}
+	}
+	if _, err := e.db.CopyFrom(ctx, pgx.Identifier{"floor_resources"}, []string{"id", "raw"}, pgx.CopyFromRows(res)); err != nil {
+		return nil, fmt.Errorf("seed floor rows: %w", err)
+	}
+	if _, err := e.db.CopyFrom(ctx, pgx.Identifier{"floor_identifiers"}, []string{"system", "value", "id"}, pgx.CopyFromRows(idents)); err != nil {
+		return nil, fmt.Errorf("seed floor identifiers: %w", err)
+	}
+	return func(ctx context.Context, rng *rand.Rand) error {
+		rows, err := e.db.Query(ctx, `SELECT r.raw FROM floor_identifiers i JOIN floor_resources r ON r.id = i.id
+			WHERE i.value = $1 AND i.system = $2`, pick(rng, numbers), nhsNumberSystem)
+		if err != nil {
+			return err
+		}
+		rows.Close()
+		return rows.Err()
+	}, nil
 }

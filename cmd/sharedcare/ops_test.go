@@ -25,7 +25,7 @@ func testOperationsEndpoints(t *testing.T) {
 	r = ts.do("GET", "/readyz", nil)
 	require.Equal(t, http.StatusOK, r.StatusCode, "%s", r.Body)
 
-	ts.do("GET", "Patient/nope", nil)
+	ts.do("GET", "Observation/nope", nil)
 	r = ts.do("GET", "/metrics", nil)
 	require.Equal(t, http.StatusOK, r.StatusCode)
 	body := string(r.Body)

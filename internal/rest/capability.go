@@ -6,10 +6,31 @@ import (
 
 	"github.com/sharedcare/sharedcare/api"
 	"github.com/sharedcare/sharedcare/internal/fhir/r4"
+	"github.com/sharedcare/sharedcare/internal/searchparam"
 )
 
 // typeInteractions are the interactions every resource type supports.
-var typeInteractions = []string{"read", "vread", "update", "patch", "delete", "history-instance", "history-type", "create"}
+var typeInteractions = []string{"read", "vread", "update", "patch", "delete", "history-instance", "history-type", "create", "search-type"}
+
+// auditSearchParams are the AuditEvent search parameters of the audit trail
+// (see auditevents.go); purpose, a server extension, is documented there.
+var auditSearchParams = map[string]bool{"patient": true, "agent": true, "entity": true, "date": true}
+
+// searchParams lists the search parameters the server answers for typ:
+// every official one it indexes, plus the result parameters.
+func searchParams(typ string) []api.SearchParam {
+	var out []api.SearchParam
+	for _, p := range searchparam.ForType(typ) {
+		if !p.Indexed() && p.Code != "_id" && p.Code != "_lastUpdated" {
+			continue
+		}
+		if typ == "AuditEvent" && !auditSearchParams[p.Code] {
+			continue
+		}
+		out = append(out, api.SearchParam{Name: p.Code, Type: string(p.Type), Definition: p.URL, Documentation: p.Description})
+	}
+	return out
+}
 
 // surface describes what this server implements, from the same tables that
 // drive the routes, so that the CapabilityStatement and the OpenAPI
@@ -21,7 +42,7 @@ func (s *Server) surface(started time.Time) api.Surface {
 		Version:            s.version,
 		Description:        "sharedcare: a FHIR R4 shared care record server",
 		Date:               started,
-		SystemInteractions: []string{"history-system"},
+		SystemInteractions: []string{"history-system", "search-system"},
 		Security: &api.Security{
 			Description: "Bearer JWT (SMART on FHIR scopes) from the configured authorization server; " +
 				"claims care_role, requesting_organization and reason_for_request decide what is visible.",
@@ -34,12 +55,15 @@ func (s *Server) surface(started time.Time) api.Surface {
 			it = []string{"read", "search-type"}
 		}
 		sf.Types = append(sf.Types, api.Type{
-			Name:            t,
-			Interactions:    it,
-			Versioning:      "versioned-update",
-			ReadHistory:     t != "AuditEvent",
-			UpdateCreate:    t != "AuditEvent",
-			ConditionalRead: "full-support",
+			Name:             t,
+			Interactions:     it,
+			SearchParams:     searchParams(t),
+			SearchInclude:    []string{"*"},
+			SearchRevInclude: []string{"*"},
+			Versioning:       "versioned-update",
+			ReadHistory:      t != "AuditEvent",
+			UpdateCreate:     t != "AuditEvent",
+			ConditionalRead:  "full-support",
 		})
 	}
 	return sf

@@ -39,8 +39,16 @@ func (s *Server) read(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	if typ == "Patient" {
+		if err := s.enforce.Gate(r.Context(), callerOf(r.Context()), id); err != nil {
+			return err
+		}
+	}
 	res, err := s.store.Read(r.Context(), typ, id)
 	if err != nil {
+		return err
+	}
+	if err := s.visible(r, res); err != nil {
 		return err
 	}
 	noteEntity(r.Context(), res)
@@ -64,6 +72,9 @@ func (s *Server) vread(w http.ResponseWriter, r *http.Request) error {
 	}
 	res, err := s.store.VRead(r.Context(), typ, id, v)
 	if err != nil {
+		return err
+	}
+	if err := s.visible(r, res); err != nil {
 		return err
 	}
 	noteEntity(r.Context(), res)

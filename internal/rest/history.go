@@ -38,6 +38,9 @@ func (s *Server) historyInstance(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	if err := s.visible(r, cur); err != nil {
+		return err
+	}
 	noteEntity(r.Context(), cur)
 	return s.history(w, r, store.HistoryQuery{Type: typ, ID: id}, "/"+typ+"/"+id+"/_history")
 }
@@ -135,12 +138,25 @@ func (s *Server) history(w http.ResponseWriter, r *http.Request, hq store.Histor
 	if err != nil {
 		return err
 	}
+	// The log is filtered after the query: a page may come out short, and
+	// the total is left out when anything was withheld, since it would
+	// count what the caller may not see.
+	entries, withheld, err := s.enforce.Filter(r.Context(), callerOf(r.Context()), page.Entries)
+	if err != nil {
+		return err
+	}
+	page.Entries = entries
+	if withheld {
+		page.Total = -1
+	}
 	b := bundle{
 		ResourceType: "Bundle",
 		ID:           newBundleID(),
 		Meta:         &bundleMeta{LastUpdated: time.Now().UTC().Format(fhir.LastUpdatedFormat)},
 		Type:         "history",
-		Total:        &page.Total,
+	}
+	if page.Total >= 0 {
+		b.Total = &page.Total
 	}
 	keep := url.Values{}
 	for _, k := range []string{"_count", "_since", "_at", "_format", "_pretty"} {

@@ -73,9 +73,17 @@ func (s *Server) search(w http.ResponseWriter, r *http.Request, typ, path string
 		}
 	}
 	q.Base = s.base
+	q.Visibility = searchVisibility(callerOf(r.Context()))
 	page, err := s.store.Search(r.Context(), q)
 	if err != nil {
 		return err
+	}
+	suppressed, err := s.withheld(r, q)
+	if err != nil {
+		return err
+	}
+	if suppressed {
+		warnings = append(warnings, suppressedIssue)
 	}
 	b := bundle{
 		ResourceType: "Bundle",

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/sharedcare/sharedcare/internal/access"
 	"github.com/sharedcare/sharedcare/internal/audit"
 	"github.com/sharedcare/sharedcare/internal/fhir"
 	"github.com/sharedcare/sharedcare/internal/record"
@@ -47,6 +48,9 @@ type Config struct {
 	Smart []byte
 	// DevJWKS, when set, is the dev auth key set, served at /dev/jwks.json.
 	DevJWKS []byte
+	// SensitiveCodes are the SNOMED CT codes that make a record sensitive;
+	// the default set when nil.
+	SensitiveCodes *access.SensitiveCodes
 }
 
 // Server serves the FHIR REST API.
@@ -62,6 +66,7 @@ type Server struct {
 	smart   []byte
 	devJWKS []byte
 	audit   *audit.Writer
+	enforce *access.Enforcer
 
 	capability []byte
 	openapi    []byte
@@ -80,6 +85,10 @@ func New(cfg Config) (*Server, error) {
 		smart:   cfg.Smart,
 		devJWKS: cfg.DevJWKS,
 		audit:   audit.NewWriter(cfg.Store, auditWorkers),
+		enforce: &access.Enforcer{Store: cfg.Store, Codes: cfg.SensitiveCodes},
+	}
+	if s.enforce.Codes == nil {
+		s.enforce.Codes = access.DefaultSensitiveCodes()
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.NewTextHandler(io.Discard, nil))

@@ -52,6 +52,10 @@ type Query struct {
 	// is _elements: how much of each resource to return.
 	Summary  string
 	Elements []string
+	// Visibility, when set, limits every resource the search reads
+	// (matches, chain and _has targets, includes, counts) to those the
+	// caller may see. The REST layer sets it for every request.
+	Visibility *Visibility
 	// Base is the server's FHIR base URL. Absolute references that start
 	// with it name local resources. Parse leaves it empty; the caller sets
 	// it. Empty means only relative references are local.
@@ -256,4 +260,14 @@ func (q *Query) InPatientCompartment(id string) error {
 	}
 	q.Compartment = c
 	return nil
+}
+
+// Visibility is the part of the access model a search can compile to SQL
+// today: a resource is visible when the caller's organisation owns it, or
+// when NonPatient is set and it is not patient data (its type is outside the
+// Patient compartment, and it is not an AuditEvent). It is a strict subset
+// of what the access model allows; what it leaves out is withheld.
+type Visibility struct {
+	Organization string // ODS code of the caller's organisation; empty: owns nothing
+	NonPatient   bool
 }

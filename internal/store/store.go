@@ -34,6 +34,9 @@ type Store interface {
 	// conflict between concurrent transactions, so fn must do nothing but
 	// call tx.
 	Write(ctx context.Context, fn func(tx Tx) error) error
+	// Owners returns the organisations (ODS codes) that own a record of
+	// the patient, deleted ones included: ownership is a care relationship.
+	Owners(ctx context.Context, patientID string) ([]string, error)
 	// Auditor keeps the audit trail beside the records.
 	Auditor
 	// Ready reports an error when the database is unreachable or its schema

@@ -9,10 +9,12 @@ import (
 
 	"github.com/sharedcare/sharedcare/internal/searchparam"
 	"github.com/sharedcare/sharedcare/internal/store"
+	"github.com/sharedcare/sharedcare/internal/store/sqlsearch"
 )
 
 // indexTable is one search index table: the parameter type whose values it
-// holds, and the columns of a value after res_type, res_id and patient_id.
+// holds, and the columns of a value after res_type, res_id, patient_id,
+// param and grp.
 type indexTable struct {
 	typ     searchparam.Type
 	name    string
@@ -22,33 +24,33 @@ type indexTable struct {
 }
 
 // indexTables are the search index tables, one per indexed parameter type.
-// Composite parameters have no table of their own yet, as in Postgres.
+// Composite parameters have no table of their own: each part of a value
+// is a row of its type's table (see putIndex).
 var indexTables = []indexTable{
-	{searchparam.TypeString, "idx_string", "param, value, norm", func(v searchparam.Value) ([]any, error) {
-		return []any{v.Param, v.String.Value, v.String.Normalized}, nil
+	{searchparam.TypeString, "idx_string", "value, norm", func(v searchparam.Value) ([]any, error) {
+		return []any{v.String.Value, v.String.Normalized}, nil
 	}},
-	{searchparam.TypeToken, "idx_token", "param, system, code, display, text, type_system, type_code", func(v searchparam.Value) ([]any, error) {
+	{searchparam.TypeToken, "idx_token", "system, code, display, text, type_system, type_code", func(v searchparam.Value) ([]any, error) {
 		t := v.Token
-		return []any{v.Param, t.System, t.Code, t.Display, t.Text, t.TypeSystem, t.TypeCode}, nil
+		return []any{t.System, t.Code, t.Display, t.Text, t.TypeSystem, t.TypeCode}, nil
 	}},
-	{searchparam.TypeDate, "idx_date", "param, lo, hi", func(v searchparam.Value) ([]any, error) {
-		return []any{v.Param, v.Date.Low.UnixMicro(), v.Date.High.UnixMicro()}, nil
+	{searchparam.TypeDate, "idx_date", "lo, hi", func(v searchparam.Value) ([]any, error) {
+		return []any{v.Date.Low.UnixMicro(), v.Date.High.UnixMicro()}, nil
 	}},
-	{searchparam.TypeNumber, "idx_number", "param, value, lo, hi", func(v searchparam.Value) ([]any, error) {
-		n, err := numbers(v.Number)
-		return append([]any{v.Param}, n...), err
+	{searchparam.TypeNumber, "idx_number", "value, lo, hi", func(v searchparam.Value) ([]any, error) {
+		return numbers(v.Number)
 	}},
-	{searchparam.TypeQuantity, "idx_quantity", "param, value, lo, hi, system, code, unit", func(v searchparam.Value) ([]any, error) {
+	{searchparam.TypeQuantity, "idx_quantity", "value, lo, hi, system, code, unit", func(v searchparam.Value) ([]any, error) {
 		q := v.Quantity
 		n, err := numbers(q.NumberValue)
-		return append(append([]any{v.Param}, n...), q.System, q.Code, q.Unit), err
+		return append(n, q.System, q.Code, q.Unit), err
 	}},
-	{searchparam.TypeReference, "idx_reference", "param, target_type, target_id, target_version, url, ident_system, ident_value", func(v searchparam.Value) ([]any, error) {
+	{searchparam.TypeReference, "idx_reference", "target_type, target_id, target_version, url, ident_system, ident_value", func(v searchparam.Value) ([]any, error) {
 		r := v.Reference
-		return []any{v.Param, r.Type, r.ID, r.Version, r.URL, r.IdentifierSystem, r.IdentifierValue}, nil
+		return []any{r.Type, r.ID, r.Version, r.URL, r.IdentifierSystem, r.IdentifierValue}, nil
 	}},
-	{searchparam.TypeURI, "idx_uri", "param, value", func(v searchparam.Value) ([]any, error) {
-		return []any{v.Param, v.URI}, nil
+	{searchparam.TypeURI, "idx_uri", "value", func(v searchparam.Value) ([]any, error) {
+		return []any{v.URI}, nil
 	}},
 }
 
@@ -85,8 +87,8 @@ func (s *Store) prepareIndex(ctx context.Context) error {
 			return fmt.Errorf("embedded: prepare: %w", err)
 		}
 		s.stmts = append(s.stmts, del)
-		placeholders := "?, ?, ?" + strings.Repeat(", ?", strings.Count(t.columns, ",")+1)
-		ins, err := s.w.PrepareContext(ctx, `INSERT INTO `+t.name+` (res_type, res_id, patient_id, `+t.columns+`)
+		placeholders := "?, ?, ?, ?, ?" + strings.Repeat(", ?", strings.Count(t.columns, ",")+1)
+		ins, err := s.w.PrepareContext(ctx, `INSERT INTO `+t.name+` (res_type, res_id, patient_id, param, grp, `+t.columns+`)
 			VALUES (`+placeholders+`)`)
 		if err != nil {
 			return fmt.Errorf("embedded: prepare: %w", err)
@@ -109,18 +111,37 @@ func (t *tx) putIndex(ctx context.Context, v store.Version) error {
 	if v.Deleted {
 		return nil
 	}
+	composites := 0
 	for _, val := range v.Index {
-		is, ok := t.s.index[val.Type]
-		if !ok {
+		if val.Type != searchparam.TypeComposite {
+			if err := t.insertIndex(ctx, v, val.Param, 0, val); err != nil {
+				return err
+			}
 			continue
 		}
-		args, err := is.table.args(val)
-		if err != nil {
-			return fmt.Errorf("index %s: %w", val.Param, err)
-		}
-		if _, err := t.stmt(ctx, is.insert).ExecContext(ctx, append([]any{v.Type, v.ID, v.PatientID}, args...)...); err != nil {
-			return err
+		// Each part goes to the table of its type, tied to the other parts
+		// of the same value by grp, as in the Postgres store.
+		composites++
+		for i, part := range val.Components {
+			if err := t.insertIndex(ctx, v, sqlsearch.ComponentParam(val.Param, i), composites, part); err != nil {
+				return err
+			}
 		}
 	}
 	return nil
+}
+
+// insertIndex writes val as an index row of v's resource under param, in
+// composite value grp (0: none).
+func (t *tx) insertIndex(ctx context.Context, v store.Version, param string, grp int, val searchparam.Value) error {
+	is, ok := t.s.index[val.Type]
+	if !ok {
+		return nil
+	}
+	args, err := is.table.args(val)
+	if err != nil {
+		return fmt.Errorf("index %s: %w", param, err)
+	}
+	_, err = t.stmt(ctx, is.insert).ExecContext(ctx, append([]any{v.Type, v.ID, v.PatientID, param, grp}, args...)...)
+	return err
 }

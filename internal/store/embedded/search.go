@@ -2,25 +2,38 @@ package embedded
 
 import (
 	"context"
+	"database/sql"
 
 	"github.com/sharedcare/sharedcare/internal/fhir"
 	"github.com/sharedcare/sharedcare/internal/search"
 	"github.com/sharedcare/sharedcare/internal/store"
+	"github.com/sharedcare/sharedcare/internal/store/sqlsearch"
 )
 
-// errNoSearch answers every search until the embedded store runs the
-// shared SQL builder (package sqlsearch) with a SQLite dialect.
-func errNoSearch() error {
-	return fhir.Errorf(fhir.KindNotAllowed, "not-supported",
-		"search is not yet supported on the embedded store: run the server on PostgreSQL (SHAREDCARE_DATABASE_URL) to search")
+// querier runs the statements of package sqlsearch on the read-only pool,
+// so that searches run in parallel with each other and with the writer.
+type querier struct{ db *sql.DB }
+
+func (q querier) Query(ctx context.Context, query string, args ...any) (sqlsearch.Rows, error) {
+	rows, err := q.db.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	return sqlRows{rows}, nil
 }
 
-// Search is not supported yet; it returns a fhir.KindNotAllowed error.
+// sqlRows adapts *sql.Rows to sqlsearch.Rows, whose Close returns
+// nothing: what goes wrong while reading shows in Err.
+type sqlRows struct{ *sql.Rows }
+
+func (r sqlRows) Close() { r.Rows.Close() }
+
+// Search returns one page of the resources that match q (see sqlsearch.Search).
 func (s *Store) Search(ctx context.Context, q *search.Query) (store.SearchPage, error) {
-	return store.SearchPage{}, errNoSearch()
+	return sqlsearch.Search(ctx, querier{s.r}, sqlsearch.SQLite, q, sqlsearch.Options{})
 }
 
-// Match is not supported yet; it returns a fhir.KindNotAllowed error.
+// Match returns up to limit resources that match q, without their bodies.
 func (s *Store) Match(ctx context.Context, q *search.Query, limit int) ([]fhir.Resource, error) {
-	return nil, errNoSearch()
+	return sqlsearch.Match(ctx, querier{s.r}, sqlsearch.SQLite, q, sqlsearch.Options{}, limit)
 }

@@ -43,6 +43,7 @@ const (
 // matches are counted up to cheapTotal, and beyond that the total is left
 // out. _total=accurate always counts; _total=none never does.
 func Search(ctx context.Context, db Querier, d Dialect, q *search.Query, o Options) (store.SearchPage, error) {
+	o = withVisibility(q, o)
 	var page store.SearchPage
 	if q.CountOnly() {
 		n, err := count(ctx, db, d, q, o, 0)
@@ -108,6 +109,7 @@ func Match(ctx context.Context, db Querier, d Dialect, q *search.Query, o Option
 	if limit <= 0 {
 		return nil, nil
 	}
+	o = withVisibility(q, o)
 	st, keys, err := pageStatement(d, o, q, matchColumns, limit)
 	if err != nil {
 		return nil, err

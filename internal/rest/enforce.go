@@ -1,0 +1,69 @@
+package rest
+
+import (
+	"net/http"
+
+	"github.com/sharedcare/sharedcare/internal/access"
+	"github.com/sharedcare/sharedcare/internal/fhir"
+	"github.com/sharedcare/sharedcare/internal/search"
+)
+
+// suppressedIssue is the warning a searchset carries when the access model
+// withheld something from it (access model, section 7).
+var suppressedIssue = fhir.Issue{
+	Severity:    "warning",
+	Code:        "suppressed",
+	Diagnostics: "Items excluded due to confidentiality and/or patient preferences",
+}
+
+// searchVisibility is what a caller's searches may return. It is the part
+// of the access model compiled to SQL so far: the caller's own
+// organisation's records and, except for auditors, resources that are not
+// patient data. Shared records of other organisations are found by read
+// only until the relationship, consent and restricted-view rules are
+// compiled to SQL as well; withholding them keeps totals and paging exact.
+func searchVisibility(c *access.Caller) *search.Visibility {
+	if c.CareRole == access.CareRoleAuditor {
+		return &search.Visibility{}
+	}
+	return &search.Visibility{Organization: c.Organization, NonPatient: true}
+}
+
+// withheld reports whether the visibility of q hides any match that the
+// query would otherwise find, for the suppressed warning. The client learns
+// only that something was withheld, never what or how much.
+func (s *Server) withheld(r *http.Request, q *search.Query) (bool, error) {
+	if q.Visibility == nil {
+		return false, nil
+	}
+	count := func(v *search.Visibility) (int, error) {
+		cq := *q
+		cq.Visibility = v
+		cq.Count, cq.Page, cq.Sort, cq.Include, cq.RevInclude = 0, nil, nil, nil, nil
+		cq.Summary = "count"
+		p, err := s.store.Search(r.Context(), &cq)
+		if err != nil || p.Total == nil {
+			return 0, err
+		}
+		return *p.Total, nil
+	}
+	all, err := count(nil)
+	if err != nil {
+		return false, err
+	}
+	visible, err := count(q.Visibility)
+	return all > visible, err
+}
+
+// visible answers 404, exactly as for a resource that never existed, when
+// the caller may not see res (access model, section 7).
+func (s *Server) visible(r *http.Request, res fhir.Resource) error {
+	ok, err := s.enforce.CanSee(r.Context(), callerOf(r.Context()), res)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return fhir.NotFound(res.Type, res.ID)
+	}
+	return nil
+}

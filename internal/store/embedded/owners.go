@@ -1,0 +1,22 @@
+package embedded
+
+import "context"
+
+// Owners returns the organisations that own a record of the patient, deleted
+// ones included: the owner of a deleted record may still learn it is gone.
+func (s *Store) Owners(ctx context.Context, patientID string) ([]string, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT DISTINCT owner FROM resources WHERE patient_id = ? AND owner <> ''`, patientID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var o string
+		if err := rows.Scan(&o); err != nil {
+			return nil, err
+		}
+		out = append(out, o)
+	}
+	return out, rows.Err()
+}

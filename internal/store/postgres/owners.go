@@ -1,0 +1,17 @@
+package postgres
+
+import (
+	"context"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// Owners returns the organisations that own a record of the patient, deleted
+// ones included: the owner of a deleted record may still learn it is gone.
+func (s *Store) Owners(ctx context.Context, patientID string) ([]string, error) {
+	rows, err := s.pool.Query(ctx, `SELECT DISTINCT owner FROM resources WHERE patient_id = $1 AND owner <> ''`, patientID)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, pgx.RowTo[string])
+}

@@ -1,7 +1,9 @@
 package main
 
 import (
+	"fmt"
 	"net/http"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -30,6 +32,7 @@ func testAccessOnReads(t *testing.T) {
 	put(gp, "Observation/r1", `{"resourceType":"Observation","id":"r1","meta":{"security":[{"system":"http://terminology.hl7.org/CodeSystem/v3-Confidentiality","code":"R"}]},"status":"final","code":{"text":"note"},"subject":{"reference":"Patient/p1"}}`)
 
 	staff := ts.mint(access.MintOptions{Role: access.CareRoleCareStaff, Org: "VM123"})
+	noRelationship := ts.mint(access.MintOptions{Role: access.CareRoleCareClinical, Org: "ZZ999"})
 	clinical := ts.mint(access.MintOptions{Role: access.CareRoleCareClinical, Org: "VM123"})
 	noPurpose := ts.mint(access.MintOptions{Role: access.CareRoleCareStaff, Org: "VM123", Reason: "research"})
 	otherSystem := ts.mint(access.MintOptions{Role: access.CareRoleSystem, Org: "RX1", Source: "hospital"})
@@ -73,19 +76,58 @@ func testAccessOnReads(t *testing.T) {
 		require.Equal(t, 200, status(breakGlass, "Condition/c1"))
 		require.Equal(t, 404, status(breakGlass, "Condition/hiv"))
 	})
-	t.Run("searches return only what may be seen, and say so", func(t *testing.T) {
-		r := ts.do("GET", "MedicationRequest?patient=Patient/p1", nil, "Authorization", "Bearer "+staff)
+	search := func(tok, path string) (total float64, suppressed bool, ids []string) {
+		t.Helper()
+		r := ts.do("GET", path, nil, "Authorization", "Bearer "+tok)
 		require.Equal(t, http.StatusOK, r.StatusCode, "%s", r.Body)
 		b := r.JSON(t)
-		require.EqualValues(t, 0, b["total"])
-		entries := b["entry"].([]any)
-		require.Len(t, entries, 1)
-		e := entries[0].(map[string]any)
-		require.Equal(t, "outcome", e["search"].(map[string]any)["mode"])
-		require.Contains(t, string(r.Body), `"code":"suppressed"`)
-		r = ts.do("GET", "MedicationRequest?patient=Patient/p1", nil)
-		require.EqualValues(t, 1, r.JSON(t)["total"], "the owner finds its own record")
-		require.NotContains(t, string(r.Body), "suppressed")
+		entries, _ := b["entry"].([]any)
+		for _, e := range entries {
+			e := e.(map[string]any)
+			if e["search"].(map[string]any)["mode"] == "match" {
+				ids = append(ids, e["resource"].(map[string]any)["id"].(string))
+			}
+		}
+		total, _ = b["total"].(float64)
+		return total, strings.Contains(string(r.Body), `"code":"suppressed"`), ids
+	}
+	t.Run("searches return only what may be seen, and say so", func(t *testing.T) {
+		total, suppressed, ids := search(staff, "MedicationRequest?patient=Patient/p1")
+		require.Equal(t, []string{"mr1"}, ids)
+		require.EqualValues(t, 1, total)
+		require.False(t, suppressed)
+
+		total, suppressed, ids = search(staff, "Condition?patient=Patient/p1")
+		require.Empty(t, ids, "the GP problem list is outside the restricted view")
+		require.EqualValues(t, 0, total)
+		require.True(t, suppressed, "the searchset says items were withheld")
+
+		total, suppressed, ids = search(clinical, "Patient/p1/Condition")
+		require.Equal(t, []string{"c1"}, ids)
+		require.EqualValues(t, 1, total)
+		require.True(t, suppressed, "the HIV diagnosis is withheld")
+
+		total, _, _ = search(staff, "Condition?patient=Patient/p1&_summary=count")
+		require.EqualValues(t, 0, total)
+
+		_, suppressed, ids = search(gp, "Condition?patient=Patient/p1")
+		require.ElementsMatch(t, []string{"c1", "hiv"}, ids, "the owner finds its own records")
+		require.False(t, suppressed)
+		require.Equal(t, 403, status(noRelationship, "Patient/p1/Condition"))
+	})
+	t.Run("care staff see only the three most recent GP encounters", func(t *testing.T) {
+		for i, start := range []string{"2024-01-10", "2024-03-10", "2024-05-10", "2024-07-10"} {
+			put(gp, fmt.Sprintf("Encounter/e%d", i), fmt.Sprintf(`{"resourceType":"Encounter","id":"e%d","status":"finished",`+
+				`"class":{"system":"http://terminology.hl7.org/CodeSystem/v3-ActCode","code":"AMB"},`+
+				`"subject":{"reference":"Patient/p1"},"period":{"start":%q}}`, i, start))
+		}
+		require.Equal(t, 404, status(staff, "Encounter/e0"))
+		require.Equal(t, 200, status(staff, "Encounter/e1"))
+		_, suppressed, ids := search(staff, "Encounter?patient=Patient/p1")
+		require.ElementsMatch(t, []string{"e1", "e2", "e3"}, ids)
+		require.True(t, suppressed)
+		_, _, ids = search(clinical, "Encounter?patient=Patient/p1")
+		require.Len(t, ids, 4)
 	})
 
 	// The patient objects to sharing.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/url"
+	"sort"
 	"strings"
 	"time"
 
@@ -175,25 +176,48 @@ func with(v url.Values, k, val string) url.Values {
 }
 
 // recentGPEncounter reports whether enc is among its patient's three most
-// recent GP Encounters by period.start.
+// recent GP Encounters by period.start (the same rule the search
+// visibility compiles to SQL).
 func (e *Enforcer) recentGPEncounter(ctx context.Context, enc fhir.Resource) (bool, error) {
-	recent, err := e.find(ctx, "Encounter", url.Values{
+	all, err := e.find(ctx, "Encounter", url.Values{
 		"patient": {"Patient/" + enc.PatientID},
 		"_tag":    {RecordSourceSystem + "|" + RecordSourceGP},
-		"_sort":   {"-date"},
 	})
 	if err != nil {
 		return false, err
 	}
-	for i, r := range recent {
-		if i == 3 {
-			break
+	type started struct {
+		id    string
+		start time.Time
+	}
+	var encs []started
+	for _, r := range all {
+		var body struct {
+			Period struct {
+				Start string `json:"start"`
+			} `json:"period"`
 		}
-		if r.ID == enc.ID {
+		_ = json.Unmarshal(r.Raw, &body)
+		encs = append(encs, started{r.ID, parseStart(body.Period.Start)})
+	}
+	sort.SliceStable(encs, func(i, j int) bool { return encs[i].start.After(encs[j].start) })
+	for i := 0; i < len(encs) && i < 3; i++ {
+		if encs[i].id == enc.ID {
 			return true, nil
 		}
 	}
 	return false, nil
+}
+
+// parseStart reads a FHIR date or dateTime; an unreadable one sorts first
+// (as the oldest).
+func parseStart(v string) time.Time {
+	for _, layout := range []string{time.RFC3339Nano, "2006-01-02T15:04:05", "2006-01-02", "2006-01", "2006"} {
+		if t, err := time.Parse(layout, v); err == nil {
+			return t
+		}
+	}
+	return time.Time{}
 }
 
 // Record describes res for the policy. A deletion has no body: only its

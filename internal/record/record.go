@@ -14,6 +14,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/sharedcare/sharedcare/internal/access"
 	"github.com/sharedcare/sharedcare/internal/fhir"
 	"github.com/sharedcare/sharedcare/internal/searchparam"
 	"github.com/sharedcare/sharedcare/internal/store"
@@ -23,6 +24,9 @@ import (
 // Service writes resources to a store.
 type Service struct {
 	Store store.Store
+	// Codes is the sensitive SNOMED CT set used to label writes; the
+	// default set when nil.
+	Codes *access.SensitiveCodes
 	// Now returns the time stamped as meta.lastUpdated; time.Now when nil.
 	Now func() time.Time
 }
@@ -135,7 +139,13 @@ func (s *Service) put(ctx context.Context, tx store.Tx, typ, id string, body []b
 	if refs := searchparam.PatientRefsFromValues(typ, index); len(refs) > 0 {
 		r.PatientID = refs[0]
 	}
-	return r, tx.Put(ctx, store.Version{Resource: r, Index: index})
+	codes := s.Codes
+	if codes == nil {
+		codes = access.DefaultSensitiveCodes()
+	}
+	l := access.Classify(typ, raw, codes)
+	labels := store.AccessLabels{Source: l.Source, Sensitive: l.Sensitive, Security: l.SecurityLabels}
+	return r, tx.Put(ctx, store.Version{Resource: r, Index: index, Labels: labels})
 }
 
 // Create stores body as a new resource of type typ with a server-assigned id.

@@ -2,6 +2,7 @@ package rest
 
 import (
 	"net/http"
+	"time"
 
 	"github.com/sharedcare/sharedcare/internal/access"
 	"github.com/sharedcare/sharedcare/internal/fhir"
@@ -27,6 +28,71 @@ func searchVisibility(c *access.Caller) *search.Visibility {
 		return &search.Visibility{}
 	}
 	return &search.Visibility{Organization: c.Organization, NonPatient: true}
+}
+
+// patientVisibility is searchVisibility for a search scoped to one patient
+// (a compartment search, or patient= / subject= naming one Patient): it
+// adds the records of that patient the access model shares with the caller,
+// worked out by the policy and compiled to SQL by the store. A compartment
+// search also passes the patient gate first (403 without a relationship).
+func (s *Server) patientVisibility(r *http.Request, q *search.Query) (*search.Visibility, error) {
+	c := callerOf(r.Context())
+	v := searchVisibility(c)
+	if q.Compartment != nil {
+		if err := s.enforce.Gate(r.Context(), c, q.Compartment.ID); err != nil {
+			return nil, err
+		}
+	}
+	pid := singlePatient(q)
+	if pid == "" || c.CareRole == access.CareRoleAuditor {
+		return v, nil
+	}
+	pc, err := s.enforce.PatientContext(r.Context(), pid)
+	if err != nil {
+		return nil, err
+	}
+	rr := c.Restriction(pc, time.Now())
+	if !rr.Shared {
+		return v, nil
+	}
+	pv := &search.PatientVisibility{
+		PatientID: pid, HideSensitive: rr.HideSensitive, Sources: rr.Sources,
+		GPTypes: rr.GPTypes, GPRecentEncountersOnly: rr.GPRecentEncountersOnly,
+	}
+	for _, rule := range rr.Consent {
+		pv.Consent = append(pv.Consent, search.ConsentRule{Permit: rule.Permit, Types: rule.Types, Labels: rule.Labels})
+	}
+	v.Patient = pv
+	return v, nil
+}
+
+// singlePatient returns the id of the one Patient a search is scoped to, or
+// "" when it is not scoped to one.
+func singlePatient(q *search.Query) string {
+	if q.Compartment != nil {
+		return q.Compartment.ID
+	}
+	if len(q.Types) == 1 && q.Types[0] == "Patient" {
+		for _, f := range q.Filters {
+			if f.Param != nil && f.Param.Code == "_id" && len(f.Values) == 1 && f.Modifier == "" {
+				return f.Values[0].Token.Code
+			}
+		}
+	}
+	for _, f := range q.Filters {
+		if f.Param == nil || f.Chain != nil || f.Has != nil || len(f.Values) != 1 || f.Missing {
+			continue
+		}
+		if f.Param.Code != "patient" && f.Param.Code != "subject" {
+			continue
+		}
+		ref := f.Values[0].Reference
+		if ref.ID != "" && (ref.Type == "Patient" || (ref.Type == "" && f.TargetType == "Patient") ||
+			(ref.Type == "" && f.Param.Code == "patient")) {
+			return ref.ID
+		}
+	}
+	return ""
 }
 
 // withheld reports whether the visibility of q hides any match that the

@@ -73,7 +73,9 @@ func (s *Server) search(w http.ResponseWriter, r *http.Request, typ, path string
 		}
 	}
 	q.Base = s.base
-	q.Visibility = searchVisibility(callerOf(r.Context()))
+	if q.Visibility, err = s.patientVisibility(r, q); err != nil {
+		return err
+	}
 	page, err := s.store.Search(r.Context(), q)
 	if err != nil {
 		return err

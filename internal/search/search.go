@@ -270,4 +270,33 @@ func (q *Query) InPatientCompartment(id string) error {
 type Visibility struct {
 	Organization string // ODS code of the caller's organisation; empty: owns nothing
 	NonPatient   bool
+	// Patient, when set, also makes visible the records of one patient that
+	// the access model shares with the caller (access.PatientRestriction,
+	// compiled for that patient).
+	Patient *PatientVisibility
+}
+
+// PatientVisibility is which records of one patient, owned by other
+// organisations, a caller may see. The fields mirror
+// access.PatientRestriction, in the order that decides: a sensitive record
+// is hidden when HideSensitive; the first ConsentRule a record matches
+// decides; the Patient itself is then visible; other records only from
+// Sources, GP records only of GPTypes (nil: any), and GP Encounters only
+// the three most recent when GPRecentEncountersOnly.
+type PatientVisibility struct {
+	PatientID              string
+	HideSensitive          bool
+	Consent                []ConsentRule
+	Sources                []string
+	GPTypes                []string
+	GPRecentEncountersOnly bool
+}
+
+// ConsentRule is one rule of a patient's consents: it matches a record of
+// one of Types (nil: any) that carries, for every set in Labels, at least
+// one of its security labels (system|code).
+type ConsentRule struct {
+	Permit bool
+	Types  []string
+	Labels [][]string
 }

@@ -5,6 +5,7 @@ package store
 
 import (
 	"context"
+	"strings"
 	"time"
 
 	"github.com/sharedcare/sharedcare/internal/fhir"
@@ -68,6 +69,26 @@ type Version struct {
 	// Index holds the version's search parameter values; they replace the
 	// resource's previous index rows. A deletion has none.
 	Index []searchparam.Value
+	// Labels are the version's access labels, kept with the current
+	// version so that searches can apply the access model in SQL.
+	Labels AccessLabels
+}
+
+// AccessLabels are what the access model reads from a resource, classified
+// once when it is written.
+type AccessLabels struct {
+	Source    string   // record-source tag: gp, hospital or social-care
+	Sensitive bool     // a sensitive security label or clinical code
+	Security  []string // meta.security labels as system|code
+}
+
+// Joined returns the security labels as stored: newline-delimited with a
+// newline at each end, so that one label matches as LIKE '%\nS|C\n%'.
+func (l AccessLabels) Joined() string {
+	if len(l.Security) == 0 {
+		return ""
+	}
+	return "\n" + strings.Join(l.Security, "\n") + "\n"
 }
 
 // HistoryQuery selects part of the change log. Type and ID narrow it to a

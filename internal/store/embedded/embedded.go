@@ -118,10 +118,11 @@ func (s *Store) prepare(ctx context.Context) error {
 		{&s.currentVersion, s.w, `SELECT version FROM resources WHERE type = ? AND id = ?`},
 		{&s.insertHistory, s.w, `INSERT INTO resource_history (type, id, version, patient_id, last_updated, deleted, owner, raw)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?)`},
-		{&s.upsertResource, s.w, `INSERT INTO resources (type, id, version, patient_id, last_updated, deleted, owner, raw)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+		{&s.upsertResource, s.w, `INSERT INTO resources (type, id, version, patient_id, last_updated, deleted, owner, raw, source, sensitive, sec_labels)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 			ON CONFLICT (type, id) DO UPDATE SET version = excluded.version, patient_id = excluded.patient_id,
-				last_updated = excluded.last_updated, deleted = excluded.deleted, owner = excluded.owner, raw = excluded.raw`},
+				last_updated = excluded.last_updated, deleted = excluded.deleted, owner = excluded.owner, raw = excluded.raw,
+				source = excluded.source, sensitive = excluded.sensitive, sec_labels = excluded.sec_labels`},
 		{&s.read, s.r, `SELECT ` + resourceColumns + ` FROM resources WHERE type = ? AND id = ?`},
 		{&s.vread, s.r, `SELECT ` + resourceColumns + ` FROM resource_history WHERE type = ? AND id = ? AND version = ?`},
 	} {
@@ -410,7 +411,8 @@ func (t *tx) put(ctx context.Context, v store.Version) error {
 	if _, err := t.stmt(ctx, t.s.insertHistory).ExecContext(ctx, args...); err != nil {
 		return fmt.Errorf("embedded: put %s/%s: %w", v.Type, v.ID, err)
 	}
-	if _, err := t.stmt(ctx, t.s.upsertResource).ExecContext(ctx, args...); err != nil {
+	if _, err := t.stmt(ctx, t.s.upsertResource).ExecContext(ctx,
+		append(args, v.Labels.Source, v.Labels.Sensitive, v.Labels.Joined())...); err != nil {
 		return fmt.Errorf("embedded: put %s/%s: %w", v.Type, v.ID, err)
 	}
 	if err := t.putIndex(ctx, v); err != nil {

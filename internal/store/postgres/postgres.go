@@ -293,18 +293,21 @@ func (t *tx) Put(ctx context.Context, v store.Version) error {
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
 		v.Type, v.ID, v.VersionID, v.PatientID, v.LastUpdated, v.Deleted, v.Raw, v.Owner)
 	if v.VersionID == 1 {
-		b.Queue(`INSERT INTO resources (type, id, version, patient_id, last_updated, deleted, raw, owner)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
-			v.Type, v.ID, v.VersionID, v.PatientID, v.LastUpdated, v.Deleted, v.Raw, v.Owner)
+		b.Queue(`INSERT INTO resources (type, id, version, patient_id, last_updated, deleted, raw, owner, source, sensitive, sec_labels)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
+			v.Type, v.ID, v.VersionID, v.PatientID, v.LastUpdated, v.Deleted, v.Raw, v.Owner,
+			v.Labels.Source, v.Labels.Sensitive, v.Labels.Joined())
 	} else {
 		// The version check runs in the database, so that a gap aborts the
 		// transaction even when the batch runs as an implicit one.
 		b.Queue(`WITH u AS (
-				UPDATE resources SET version = $3, patient_id = $4, last_updated = $5, deleted = $6, raw = $7, owner = $8
+				UPDATE resources SET version = $3, patient_id = $4, last_updated = $5, deleted = $6, raw = $7, owner = $8,
+					source = $10, sensitive = $11, sec_labels = $12
 				WHERE type = $1 AND id = $2 AND version = $3 - 1 RETURNING 1)
 			SELECT sharedcare_conflict(EXISTS (SELECT 1 FROM u), $9)`,
 			v.Type, v.ID, v.VersionID, v.PatientID, v.LastUpdated, v.Deleted, v.Raw, v.Owner,
-			fmt.Sprintf("%s/%s is not at version %d: version %d cannot follow it", v.Type, v.ID, v.VersionID-1, v.VersionID))
+			fmt.Sprintf("%s/%s is not at version %d: version %d cannot follow it", v.Type, v.ID, v.VersionID-1, v.VersionID),
+			v.Labels.Source, v.Labels.Sensitive, v.Labels.Joined())
 	}
 	queueIndex(b, v)
 	return nil

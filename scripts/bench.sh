@@ -6,6 +6,8 @@
 #   BENCH_ARGS="-scenarios read -concurrency 8,32 -duration 20s" make bench
 # BENCH_STORE=embedded runs the server on the embedded store instead (the
 # floor stays raw Postgres, the production baseline).
+# BENCH_NOACCESS=1 runs the benchmark build without access checks and audit
+# (go build -tags benchnoaccess), to measure what the access model costs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -24,12 +26,18 @@ cleanup() {
 }
 trap cleanup EXIT
 
+SERVER_BIN=bin/sharedcare
+if [ "${BENCH_NOACCESS:-}" = 1 ]; then
+  go build -tags benchnoaccess -o bin/sharedcare-noaccess ./cmd/sharedcare
+  SERVER_BIN=bin/sharedcare-noaccess
+  echo "server build: WITHOUT access checks and audit (benchnoaccess)"
+fi
 SERVER_DB="$DBURL"
 [ "${BENCH_STORE:-postgres}" = embedded ] && SERVER_DB=""
 echo "server store: ${BENCH_STORE:-postgres}"
 SHAREDCARE_ADDR="$ADDR" SHAREDCARE_BASE_URL="http://$ADDR/fhir" SHAREDCARE_DATABASE_URL="$SERVER_DB" \
 SHAREDCARE_DATA_DIR="$DATA" SHAREDCARE_LOG_LEVEL=warn SHAREDCARE_DEV_AUTH="${SHAREDCARE_DEV_AUTH:-1}" \
-  bin/sharedcare serve --i-know-this-is-insecure >/dev/null 2>"$DATA/server.log" &
+  "$SERVER_BIN" serve --i-know-this-is-insecure >/dev/null 2>"$DATA/server.log" &
 SRV=$!
 start=$(date +%s.%N)
 until curl -sf "http://$ADDR/fhir/metadata" >/dev/null; do

@@ -81,6 +81,9 @@ func (s *Server) auditEvent(r *http.Request, info *requestInfo, status int, fail
 // auditWrite returns the hook that puts a write's audit record in the
 // write's own transaction.
 func (s *Server) auditWrite(r *http.Request) func(record.Result) store.AuditRecord {
+	if !accessChecks {
+		return nil
+	}
 	info, _ := r.Context().Value(infoKey).(*requestInfo)
 	return func(res record.Result) store.AuditRecord {
 		status := http.StatusOK

@@ -40,7 +40,7 @@ func (s *Server) read(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	if typ == "Patient" {
-		if err := s.enforce.Gate(r.Context(), callerOf(r.Context()), id); err != nil {
+		if err := s.gate(r, id); err != nil {
 			return err
 		}
 	}
@@ -154,6 +154,9 @@ func (s *Server) create(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	if r.Header.Get("If-None-Exist") != "" {
+		return s.conditionalCreate(w, r, body)
+	}
 	res, err := s.records.Create(r.Context(), chi.URLParam(r, "type"), body, s.writeOptions(r))
 	if err != nil {
 		return err
@@ -187,10 +190,6 @@ func (s *Server) update(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) patch(w http.ResponseWriter, r *http.Request) error {
-	id, err := pathID(r)
-	if err != nil {
-		return err
-	}
 	mt, err := requestMediaType(r)
 	if err != nil {
 		return err
@@ -209,9 +208,15 @@ func (s *Server) patch(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	res, err := s.records.Patch(r.Context(), chi.URLParam(r, "type"), id,
-		func(raw []byte) ([]byte, error) { return apply(raw, doc) },
-		s.writeOptions(r))
+	fn := func(raw []byte) ([]byte, error) { return apply(raw, doc) }
+	if chi.URLParam(r, "id") == "" {
+		return s.conditionalPatch(w, r, fn)
+	}
+	id, err := pathID(r)
+	if err != nil {
+		return err
+	}
+	res, err := s.records.Patch(r.Context(), chi.URLParam(r, "type"), id, fn, s.writeOptions(r))
 	if err != nil {
 		return err
 	}

@@ -141,7 +141,7 @@ func (s *Server) history(w http.ResponseWriter, r *http.Request, hq store.Histor
 	// The log is filtered after the query: a page may come out short, and
 	// the total is left out when anything was withheld, since it would
 	// count what the caller may not see.
-	entries, withheld, err := s.enforce.Filter(r.Context(), callerOf(r.Context()), page.Entries)
+	entries, withheld, err := s.filter(r, page.Entries)
 	if err != nil {
 		return err
 	}

@@ -144,7 +144,7 @@ func (s *Server) interaction(in access.Interaction, h handlerFunc) http.HandlerF
 		if buf.status == 0 {
 			buf.status = http.StatusOK
 		}
-		if !info.audit.inTx {
+		if accessChecks && !info.audit.inTx {
 			if aerr := s.audit.Write(r.Context(), audit.Record(s.auditEvent(r, info, buf.status, err))); aerr != nil {
 				s.log.ErrorContext(r.Context(), "audit write failed: refusing the response",
 					slog.String("request_id", requestID(r.Context())), slog.Any("err", aerr))

@@ -1,0 +1,122 @@
+package rest
+
+import (
+	"net/http"
+	"net/url"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/sharedcare/sharedcare/internal/fhir"
+	"github.com/sharedcare/sharedcare/internal/record"
+	"github.com/sharedcare/sharedcare/internal/search"
+)
+
+// criteria parses the search criteria of a conditional interaction on typ
+// (a query string, or an If-None-Exist header), with the caller's search
+// visibility, so that a withheld resource is never matched. Parsing is
+// strict: an ignored parameter would widen the match, and a conditional
+// write must not touch what the client did not mean.
+func (s *Server) criteria(r *http.Request, typ, raw string) (record.Criteria, error) {
+	params, err := url.ParseQuery(raw)
+	if err != nil {
+		return record.Criteria{}, fhir.Errorf(fhir.KindInvalid, "invalid", "the conditional criteria %q cannot be parsed: %v", raw, err)
+	}
+	if len(params) == 0 {
+		return record.Criteria{}, fhir.Errorf(fhir.KindInvalid, "required", "a conditional %s needs search criteria", typ)
+	}
+	q, _, err := search.Parse(typ, params, true)
+	if err != nil {
+		return record.Criteria{}, err
+	}
+	q.Base = s.base
+	q.Visibility = searchVisibility(callerOf(r.Context()))
+	return record.Criteria{Query: q, Key: record.CriteriaKey(typ, params)}, nil
+}
+
+// conditionalCreate answers POST [type] with If-None-Exist: a create unless
+// a visible resource matches, in which case the match is returned with 200.
+func (s *Server) conditionalCreate(w http.ResponseWriter, r *http.Request, body []byte) error {
+	typ := chi.URLParam(r, "type")
+	c, err := s.criteria(r, typ, r.Header.Get("If-None-Exist"))
+	if err != nil {
+		return err
+	}
+	res, err := s.records.ConditionalCreate(r.Context(), typ, body, c, s.writeOptions(r))
+	if err != nil {
+		return err
+	}
+	if res.Created {
+		markAuditedInTx(r)
+		return s.writeResult(w, r, res, http.StatusCreated)
+	}
+	cur, err := s.store.Read(r.Context(), res.Type, res.ID)
+	if err != nil {
+		return err
+	}
+	if err := s.visible(r, cur); err != nil {
+		return err
+	}
+	noteEntity(r.Context(), cur)
+	return s.writeResult(w, r, record.Result{Resource: cur}, http.StatusOK)
+}
+
+// conditionalUpdate answers PUT [type]?[criteria].
+func (s *Server) conditionalUpdate(w http.ResponseWriter, r *http.Request) error {
+	typ := chi.URLParam(r, "type")
+	c, err := s.criteria(r, typ, r.URL.RawQuery)
+	if err != nil {
+		return err
+	}
+	if err := requireJSONBody(r); err != nil {
+		return err
+	}
+	body, err := s.readBody(w, r)
+	if err != nil {
+		return err
+	}
+	res, err := s.records.ConditionalUpdate(r.Context(), typ, body, c, s.writeOptions(r))
+	if err != nil {
+		return err
+	}
+	markAuditedInTx(r)
+	status := http.StatusOK
+	if res.Created {
+		status = http.StatusCreated
+	}
+	return s.writeResult(w, r, res, status)
+}
+
+// conditionalDelete answers DELETE [type]?[criteria] (single mode).
+func (s *Server) conditionalDelete(w http.ResponseWriter, r *http.Request) error {
+	typ := chi.URLParam(r, "type")
+	c, err := s.criteria(r, typ, r.URL.RawQuery)
+	if err != nil {
+		return err
+	}
+	res, err := s.records.ConditionalDelete(r.Context(), typ, c, s.writeOptions(r))
+	if err != nil {
+		return err
+	}
+	markAuditedInTx(r)
+	if !res.Unchanged {
+		w.Header().Set("ETag", res.ETag())
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// conditionalPatch answers PATCH [type]?[criteria] with the patch the
+// patch handler read.
+func (s *Server) conditionalPatch(w http.ResponseWriter, r *http.Request, patch func(raw []byte) ([]byte, error)) error {
+	typ := chi.URLParam(r, "type")
+	c, err := s.criteria(r, typ, r.URL.RawQuery)
+	if err != nil {
+		return err
+	}
+	res, err := s.records.ConditionalPatch(r.Context(), typ, patch, c, s.writeOptions(r))
+	if err != nil {
+		return err
+	}
+	markAuditedInTx(r)
+	return s.writeResult(w, r, res, http.StatusOK)
+}

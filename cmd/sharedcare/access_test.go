@@ -3,6 +3,8 @@ package main
 import (
 	"fmt"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -142,4 +144,24 @@ func testAccessOnReads(t *testing.T) {
 		require.Equal(t, 200, status(clinical, "EpisodeOfCare/ep1"), "the care home still sees its own records")
 		require.Equal(t, 200, status(gp, "Condition/c1"))
 	})
+}
+
+// SHAREDCARE_SENSITIVE_CODES replaces the default sensitive set.
+func TestSensitiveCodesFile(t *testing.T) { forStores(t, testSensitiveCodesFile) }
+
+func testSensitiveCodesFile(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "codes.txt")
+	require.NoError(t, os.WriteFile(file, []byte("# only this one\n57797005  # induced termination of pregnancy\n"), 0o600))
+	ts := startServer(t, map[string]string{"SHAREDCARE_SENSITIVE_CODES": file})
+	put := func(path, body string) {
+		t.Helper()
+		r := ts.do("PUT", path, body)
+		require.Contains(t, []int{200, 201}, r.StatusCode, "%s: %s", path, r.Body)
+	}
+	put("Patient/p2", `{"resourceType":"Patient","id":"p2","generalPractitioner":[{"identifier":{"system":"https://fhir.nhs.uk/Id/ods-organization-code","value":"B82005"}}]}`)
+	put("Condition/hiv", `{"resourceType":"Condition","id":"hiv","code":{"coding":[{"system":"http://snomed.info/sct","code":"86406008"}]},"subject":{"reference":"Patient/p2"}}`)
+	put("Condition/top", `{"resourceType":"Condition","id":"top","code":{"coding":[{"system":"http://snomed.info/sct","code":"57797005"}]},"subject":{"reference":"Patient/p2"}}`)
+	other := ts.mint(access.MintOptions{Role: access.CareRoleGP, Org: "B82005"})
+	require.Equal(t, 200, ts.do("GET", "Condition/hiv", nil, "Authorization", "Bearer "+other).StatusCode, "not in the replacement set")
+	require.Equal(t, 404, ts.do("GET", "Condition/top", nil, "Authorization", "Bearer "+other).StatusCode)
 }

@@ -22,6 +22,8 @@ type config struct {
 	LogLevel     string
 	MaxBodyBytes int64
 	DebugAddr    string
+	// SensitiveCodes is a file replacing the default sensitive SNOMED CT set.
+	SensitiveCodes string
 }
 
 func envInt(getenv func(string) string, key string, def int64) int64 {
@@ -54,6 +56,7 @@ func configFlags(fs *flag.FlagSet, getenv func(string) string) *config {
 	fs.BoolVar(&c.NoMigrate, "no-migrate", false, "do not migrate the database at start")
 	fs.StringVar(&c.LogLevel, "log-level", envOr(getenv, "SHAREDCARE_LOG_LEVEL", "info"), "debug, info, warn or error (SHAREDCARE_LOG_LEVEL)")
 	fs.Int64Var(&c.MaxBodyBytes, "max-body-bytes", envInt(getenv, "SHAREDCARE_MAX_BODY_BYTES", 16<<20), "largest request body accepted (SHAREDCARE_MAX_BODY_BYTES)")
+	fs.StringVar(&c.SensitiveCodes, "sensitive-codes", getenv("SHAREDCARE_SENSITIVE_CODES"), "file of sensitive SNOMED CT codes replacing the default set (SHAREDCARE_SENSITIVE_CODES)")
 	fs.StringVar(&c.DebugAddr, "debug-addr", getenv("SHAREDCARE_DEBUG_ADDR"), "if set, serve pprof on this (loopback) address (SHAREDCARE_DEBUG_ADDR)")
 	return c
 }

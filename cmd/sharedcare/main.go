@@ -4,6 +4,7 @@
 //	sharedcare migrate up bring the database schema up to date
 //	sharedcare token      mint a dev auth token
 //	sharedcare audit verify  check the audit trail's hash chain
+//	sharedcare migrate-store copy the embedded store into an empty Postgres database
 package main
 
 import (
@@ -34,6 +35,8 @@ commands:
   migrate up    bring the database schema up to date
   token         mint a dev auth token (see sharedcare token -h)
   audit verify  recompute the audit trail's hash chain; name the first broken link
+  migrate-store copy the embedded store into an empty Postgres database
+                (see sharedcare migrate-store -h)
 `
 
 // run is the whole program, with its environment passed in so that tests can
@@ -52,6 +55,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return tokenCmd(args[1:], getenv, stdout, stderr)
 	case "migrate":
 		return migrateCmd(ctx, args[1:], getenv, stderr)
+	case "migrate-store":
+		return migrateStoreCmd(ctx, args[1:], getenv, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

@@ -182,9 +182,7 @@ func (ts *testServer) search(t *testing.T, method, path string, body any, header
 	return res
 }
 
-// TestSearch runs on Postgres only: the embedded store does not search yet
-// and joins through forStores once it does.
-func TestSearch(t *testing.T) { t.Run("postgres", testSearch) }
+func TestSearch(t *testing.T) { forStores(t, testSearch) }
 
 func testSearch(t *testing.T) {
 	start := time.Now().UTC().Add(-time.Second)
@@ -481,7 +479,7 @@ func testSearch(t *testing.T) {
 // TestSearchPaging walks the pages of searches while resources are
 // written, forward by next and back by previous: every resource there all
 // along is seen exactly once, in order, with no duplicate.
-func TestSearchPaging(t *testing.T) { t.Run("postgres", testSearchPaging) }
+func TestSearchPaging(t *testing.T) { forStores(t, testSearchPaging) }
 
 func testSearchPaging(t *testing.T) {
 	ts := startServer(t, nil)

@@ -11,6 +11,7 @@ import (
 	"net/http/pprof"
 	"time"
 
+	"github.com/sharedcare/sharedcare/internal/access"
 	"github.com/sharedcare/sharedcare/internal/audit"
 	"github.com/sharedcare/sharedcare/internal/record"
 	"github.com/sharedcare/sharedcare/internal/rest"
@@ -70,11 +71,18 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	}
 	defer st.Close()
 
-	records := &record.Service{Store: st}
+	codes := access.DefaultSensitiveCodes()
+	if c.SensitiveCodes != "" {
+		if codes, err = access.LoadSensitiveCodes(c.SensitiveCodes); err != nil {
+			return err
+		}
+		log.Info("sensitive codes", "file", c.SensitiveCodes, "codes", codes.Len())
+	}
+	records := &record.Service{Store: st, Codes: codes}
 	api, err := rest.New(rest.Config{
 		Store: st, Records: records, BaseURL: c.BaseURL, Logger: log,
 		MaxBodyBytes: c.MaxBodyBytes, Version: version,
-		Auth: auth.verifier, Smart: auth.smart, DevJWKS: auth.devJWKS,
+		Auth: auth.verifier, Smart: auth.smart, DevJWKS: auth.devJWKS, SensitiveCodes: codes,
 	})
 	if err != nil {
 		return err

@@ -107,6 +107,7 @@ func startServer(t *testing.T, env map[string]string) *testServer {
 	for {
 		select {
 		case err := <-done:
+			done <- err // for the cleanup, which waits for the exit
 			t.Fatalf("server exited: %v", err)
 		default:
 		}

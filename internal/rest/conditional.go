@@ -97,7 +97,9 @@ func (s *Server) conditionalDelete(w http.ResponseWriter, r *http.Request) error
 	if err != nil {
 		return err
 	}
-	markAuditedInTx(r)
+	if res.ID != "" {
+		markAuditedInTx(r)
+	}
 	if !res.Unchanged {
 		w.Header().Set("ETag", res.ETag())
 	}

@@ -99,9 +99,10 @@ func singlePatient(q *search.Query) string {
 }
 
 // withheld reports whether the visibility of q hides any match that the
-// query would otherwise find, for the suppressed warning. The client learns
+// query would otherwise find, for the suppressed warning. visibleTotal is
+// the search's own count of visible matches when it made one. The client learns
 // only that something was withheld, never what or how much.
-func (s *Server) withheld(r *http.Request, q *search.Query) (bool, error) {
+func (s *Server) withheld(r *http.Request, q *search.Query, visibleTotal *int) (bool, error) {
 	if q.Visibility == nil {
 		return false, nil
 	}
@@ -119,6 +120,9 @@ func (s *Server) withheld(r *http.Request, q *search.Query) (bool, error) {
 	all, err := count(nil)
 	if err != nil {
 		return false, err
+	}
+	if visibleTotal != nil {
+		return all > *visibleTotal, nil
 	}
 	visible, err := count(q.Visibility)
 	return all > visible, err

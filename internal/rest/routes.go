@@ -39,6 +39,9 @@ func (s *Server) Handler() http.Handler {
 		r.Get("/_history", s.interaction(access.InteractionHistorySystem, s.historySystem))
 		r.Get("/", s.interaction(access.InteractionSearchSystem, s.searchSystem))
 		r.Post("/_search", s.interaction(access.InteractionSearchSystem, s.searchSystem))
+		// The scope check of the bundle itself is the transaction one (any
+		// scope outside a patient context); each entry is checked on its own.
+		r.With(asType("Bundle")).Post("/", s.interaction(access.InteractionTransaction, s.processBundle))
 
 		r.Route("/AuditEvent", func(r chi.Router) {
 			r.Use(asType("AuditEvent"))

@@ -80,7 +80,7 @@ func (s *Server) search(w http.ResponseWriter, r *http.Request, typ, path string
 	if err != nil {
 		return err
 	}
-	suppressed, err := s.withheld(r, q)
+	suppressed, err := s.withheld(r, q, page.Total)
 	if err != nil {
 		return err
 	}

@@ -61,6 +61,14 @@ type Tx interface {
 	// AppendAudit stores the audit record of the write in its own
 	// transaction: both commit or neither does.
 	AppendAudit(ctx context.Context, rec AuditRecord) error
+	// Lock takes a lock on key that is held until the transaction ends,
+	// so that transactions deciding on the same thing (conditional creates
+	// with the same criteria) run one after the other.
+	Lock(ctx context.Context, key string) error
+	// Match is Store.Match inside the transaction: it sees the
+	// transaction's own writes and, once Lock has returned, every write
+	// committed before the lock was granted.
+	Match(ctx context.Context, q *search.Query, limit int) ([]fhir.Resource, error)
 }
 
 // Version is a new version of a resource as written by Tx.Put.

@@ -1,3 +1,5 @@
+DROP INDEX idx_reference_ident;
+CREATE INDEX idx_reference_ident ON idx_reference (ident_value, ident_system) WHERE ident_value <> '';
 DROP INDEX IF EXISTS resources_type_last_updated;
 ALTER TABLE idx_uri       DROP COLUMN grp;
 ALTER TABLE idx_reference DROP COLUMN grp;

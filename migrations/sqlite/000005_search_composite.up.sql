@@ -13,3 +13,9 @@ ALTER TABLE idx_uri       ADD COLUMN grp INTEGER NOT NULL DEFAULT 0;
 
 -- _lastUpdated filters and sorts on the resources row itself.
 CREATE INDEX resources_type_last_updated ON resources (type, last_updated);
+
+-- A search on a logical reference (subject:identifier=system|value) binds
+-- the value as a parameter, which does not prove it non-empty: SQLite then
+-- uses no partial index, so the identifier index covers every row here.
+DROP INDEX idx_reference_ident;
+CREATE INDEX idx_reference_ident ON idx_reference (ident_value, ident_system);

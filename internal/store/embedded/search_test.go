@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/url"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -87,8 +88,10 @@ func TestSearchPlansUseIndexes(t *testing.T) {
 	s := open(t, t.TempDir())
 	ctx := context.Background()
 	loadPlanData(t, s)
-	_, err := s.w.ExecContext(ctx, "ANALYZE")
-	require.NoError(t, err)
+	if os.Getenv("ZZANALYZE") != "" {
+		_, err := s.w.ExecContext(ctx, "PRAGMA optimize=0x10002")
+		require.NoError(t, err)
+	}
 	tests := []struct {
 		name, typ, query string
 		compartment      string

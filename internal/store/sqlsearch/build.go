@@ -125,24 +125,140 @@ func (b *builder) where(q *search.Query, r string) string {
 	if len(q.Types) > 0 {
 		conds = append(conds, b.in(r+".type", q.Types))
 	}
+	lead := b.lead(q)
 	if c := q.Compartment; c != nil {
-		conds = append(conds, b.compartment(c, r, q.Types))
+		conds = append(conds, b.compartment(c, r, q.Types, lead == leadCompartment))
 	}
 	for i := range q.Filters {
-		conds = append(conds, b.filter(&q.Filters[i], r, q.Types))
+		conds = append(conds, b.filter(&q.Filters[i], r, q.Types, lead == i))
 	}
 	return strings.Join(conds, " AND ")
 }
 
+// What lead returns besides the index of a filter.
+const (
+	leadNone        = -1
+	leadCompartment = -2
+)
+
+// lead chooses where a search of q starts, for a dialect whose planner
+// does not choose it (Dialect.Lead): from the compartment, or from the
+// filter likely to match the fewest resources (see leadRank), or, when
+// none can lead or _id already does, from the resources table itself.
+func (b *builder) lead(q *search.Query) int {
+	if !b.d.Lead() || len(q.Types) == 0 {
+		return leadNone
+	}
+	if c := q.Compartment; c != nil && len(c.Params) > 0 && !slices.Contains(q.Types, c.Type) {
+		return leadCompartment
+	}
+	best, bestRank := leadNone, 0
+	for i := range q.Filters {
+		f := &q.Filters[i]
+		if f.Param != nil && f.Param.Code == "_id" && f.Modifier != search.ModNot {
+			return leadNone
+		}
+		if rank := b.leadRank(f); rank >= 0 && (best == leadNone || rank < bestRank) {
+			best, bestRank = i, rank
+		}
+	}
+	return best
+}
+
+// leadRank ranks a filter by how few resources it usually matches, from 0
+// (a reference or a chain, in practice to one patient) to 3 (a range of
+// dates or numbers, or text matched anywhere), or returns -1 when it cannot
+// lead: it is not a subquery of index rows (_id, _lastUpdated, _list, a
+// composite of several values), it is negated (:not, :missing), or it
+// reads no index (a foreign reference, matched by its URL).
+func (b *builder) leadRank(f *search.Filter) int {
+	if f.Has != nil {
+		return 2
+	}
+	p := f.Param
+	if f.Modifier == search.ModMissing || f.Modifier == search.ModNot {
+		return -1
+	}
+	switch p.Code {
+	case "_id", "_lastUpdated", search.ListParam.Code:
+		return -1
+	}
+	if f.Chain != nil {
+		return 0
+	}
+	switch p.Type {
+	case searchparam.TypeReference:
+		if f.Modifier == search.ModIdentifier {
+			return 0
+		}
+		for _, v := range f.Values {
+			if r := v.Reference; r.URL != "" && !(r.ID != "" && b.isLocal(r.URL)) {
+				return -1
+			}
+		}
+		return 0
+	case searchparam.TypeToken:
+		if f.Modifier == search.ModText {
+			return 3
+		}
+		return 1
+	case searchparam.TypeString:
+		switch f.Modifier {
+		case search.ModExact:
+			return 1
+		case search.ModContains:
+			return 3
+		}
+		return 2
+	case searchparam.TypeURI:
+		if f.Modifier == search.ModBelow {
+			return 2
+		}
+		return 1
+	case searchparam.TypeComposite:
+		if len(f.Values) > 1 {
+			return -1
+		}
+		return 2
+	}
+	return 3
+}
+
+// leadsAlone reports whether f, the one filter of a chain's or _has's
+// subquery over resources of types, is where that subquery starts.
+func (b *builder) leadsAlone(f *search.Filter, types []string) bool {
+	return b.d.Lead() && len(types) > 0 && b.leadRank(f) >= 0
+}
+
+// semi returns the condition that the resources row r, which the caller
+// has already constrained to be of one of types, has a row in the subquery
+// over index tables "FROM table x joins WHERE where".
+//
+// It is an EXISTS correlated with r, which Postgres turns into a semi-join
+// driven by whichever side is more selective, and which SQLite runs for
+// each row r (reading table by resource, Dialect.IndexRows). For the filter
+// a search leads with (see lead), it is instead r IN the uncorrelated
+// subquery over the index rows of types (see rowIn), which SQLite reads
+// first and then looks up the resources it names.
+func (b *builder) semi(r, table, x, joins, where string, types []string, lead bool) string {
+	if !lead {
+		return "EXISTS (SELECT 1 FROM " + b.d.IndexRows(table, x) + joins + " WHERE " + of(x, r) + " AND " + where + ")"
+	}
+	return b.rowIn(r, types, true, branch{x + ".res_type", x + ".res_id",
+		" FROM " + table + " " + x + joins + " WHERE " + b.in(x+".res_type", types) + " AND " + where})
+}
+
 // compartment matches the resources in a patient's compartment: those
 // whose compartment parameters point at the patient, and, in a search of
-// Patients, the patient itself.
-func (b *builder) compartment(c *search.Compartment, r string, types []string) string {
+// Patients, the patient itself. lead is set when the search starts from
+// it (see where).
+func (b *builder) compartment(c *search.Compartment, r string, types []string, lead bool) string {
 	var ors []string
 	if len(c.Params) > 0 {
 		x := b.alias("c")
-		ors = append(ors, fmt.Sprintf("EXISTS (SELECT 1 FROM idx_reference %s WHERE %s AND %s AND %s.target_type = %s AND %s.target_id = %s AND %s)",
-			x, of(x, r), b.in(x+".param", c.Params), x, b.arg(c.Type), x, b.arg(c.ID), b.local(x)))
+		where := fmt.Sprintf("%s AND %s.target_type = %s AND %s.target_id = %s AND %s",
+			b.in(x+".param", c.Params), x, b.arg(c.Type), x, b.arg(c.ID), b.local(x))
+		ors = append(ors, b.semi(r, "idx_reference", x, "", where, types, lead))
 	}
 	if slices.Contains(types, c.Type) {
 		ors = append(ors, "("+r+".type = "+b.arg(c.Type)+" AND "+r+".id = "+b.arg(c.ID)+")")
@@ -154,17 +270,18 @@ func (b *builder) compartment(c *search.Compartment, r string, types []string) s
 }
 
 // filter returns the condition of one filter on the resources row r, of
-// one of types (any type when empty).
+// one of types (any type when empty). lead is set when the search starts
+// from it (see where).
 //
-// A filter on one index table is a correlated EXISTS, which the planner
-// turns into a semi-join driven by whichever side is more selective. A
-// filter that matches in two ways (a chain, _has and :identifier follow
-// literal and logical references) is instead a row IN the UNION ALL of
-// both, because an OR of two EXISTS cannot become a join and would be
-// evaluated for every row of the type.
-func (b *builder) filter(f *search.Filter, r string, types []string) string {
+// A filter on one index table is a correlated EXISTS (see semi), which
+// the planner turns into a semi-join driven by whichever side is more
+// selective. A filter that matches in two ways (a chain, _has and
+// :identifier follow literal and logical references) is instead a row IN
+// the UNION ALL of both, because an OR of two EXISTS cannot become a join
+// and would be evaluated for every row of the type.
+func (b *builder) filter(f *search.Filter, r string, types []string, lead bool) string {
 	if f.Has != nil {
-		return b.has(f.Has, r, types)
+		return b.has(f.Has, r, types, lead)
 	}
 	p := f.Param
 	switch p.Code {
@@ -181,27 +298,27 @@ func (b *builder) filter(f *search.Filter, r string, types []string) string {
 			table, code = tables[p.Components[0].Type], ComponentParam(p.Code, 0)
 		}
 		x := b.alias("x")
-		e := fmt.Sprintf("EXISTS (SELECT 1 FROM %s %s WHERE %s AND %s.param = %s)", table, x, of(x, r), x, b.arg(code))
+		e := b.semi(r, table, x, "", x+".param = "+b.arg(code), types, false)
 		if f.Missing {
 			return "NOT " + e
 		}
 		return e
 	}
 	if f.Chain != nil {
-		return b.chain(f, r, types)
+		return b.chain(f, r, types, lead)
 	}
 	if p.Type == searchparam.TypeReference && f.Modifier == search.ModIdentifier {
-		return b.identifier(f, r, types)
+		return b.identifier(f, r, types, lead)
 	}
 	if p.Type == searchparam.TypeComposite {
-		return b.composite(f, r)
+		return b.composite(f, r, types, lead)
 	}
 	x := b.alias("x")
 	conds := make([]string, len(f.Values))
 	for i, v := range f.Values {
 		conds[i] = b.value(p.Type, f, v, x)
 	}
-	e := fmt.Sprintf("EXISTS (SELECT 1 FROM %s %s WHERE %s AND %s.param = %s AND %s)", tables[p.Type], x, of(x, r), x, b.arg(p.Code), or(conds))
+	e := b.semi(r, tables[p.Type], x, "", x+".param = "+b.arg(p.Code)+" AND "+or(conds), types, lead)
 	if f.Modifier == search.ModNot {
 		return "NOT " + e
 	}
@@ -432,30 +549,48 @@ func uriAncestors(s string) []string {
 }
 
 // composite matches the parts of one composite value: the index rows of
-// the parts share grp.
-func (b *builder) composite(f *search.Filter, r string) string {
+// the parts share grp. lead is set when the search starts from it (see
+// where), which it only does with a single value.
+func (b *builder) composite(f *search.Filter, r string, types []string, lead bool) string {
 	comps := f.Param.Components
 	ors := make([]string, len(f.Values))
 	for n, v := range f.Values {
 		first := b.alias("c")
-		var from, conds []string
-		from = append(from, tables[comps[0].Type]+" "+first)
-		conds = append(conds, of(first, r), first+".param = "+b.arg(ComponentParam(f.Param.Code, 0)),
+		var joins, conds []string
+		conds = append(conds, first+".param = "+b.arg(ComponentParam(f.Param.Code, 0)),
 			b.value(comps[0].Type, &search.Filter{}, v.Components[0], first))
 		for i := 1; i < len(comps); i++ {
 			c := b.alias("c")
-			from = append(from, "JOIN "+tables[comps[i].Type]+" "+c+" ON "+c+".res_type = "+first+".res_type AND "+
+			joins = append(joins, " JOIN "+b.d.IndexRows(tables[comps[i].Type], c)+" ON "+c+".res_type = "+first+".res_type AND "+
 				c+".res_id = "+first+".res_id AND "+c+".grp = "+first+".grp AND "+c+".param = "+b.arg(ComponentParam(f.Param.Code, i)))
 			conds = append(conds, b.value(comps[i].Type, &search.Filter{}, v.Components[i], c))
 		}
-		ors[n] = "EXISTS (SELECT 1 FROM " + strings.Join(from, " ") + " WHERE " + strings.Join(conds, " AND ") + ")"
+		ors[n] = b.semi(r, tables[comps[0].Type], first, strings.Join(joins, ""), strings.Join(conds, " AND "), types, lead)
 	}
 	return or(ors)
 }
 
-// rowIn is the condition that the resources row r is one of the (type,
-// id) pairs the queries select.
-func rowIn(r string, queries ...string) string {
+// branch is one SELECT of the (type, id) pairs of resources: SELECT typ,
+// id followed by rest (FROM ...).
+type branch struct{ typ, id, rest string }
+
+// rowIn is the condition that the resources row r, which the caller has
+// already constrained to be of one of types, is one of the (type, id)
+// pairs the branches select. When the search leads with it (see lead) and
+// r is of one type, it is r.id IN the ids alone: SQLite starts from that,
+// and reads the ids in order, so that a page in id order needs no sort,
+// where it only probes a set of pairs.
+func (b *builder) rowIn(r string, types []string, lead bool, branches ...branch) string {
+	queries := make([]string, len(branches))
+	if lead && len(types) == 1 {
+		for i, q := range branches {
+			queries[i] = "SELECT " + q.id + q.rest
+		}
+		return r + ".id IN (" + strings.Join(queries, " UNION ALL ") + ")"
+	}
+	for i, q := range branches {
+		queries[i] = "SELECT " + q.typ + ", " + q.id + q.rest
+	}
 	return "(" + r + ".type, " + r + ".id) IN (" + strings.Join(queries, " UNION ALL ") + ")"
 }
 
@@ -480,7 +615,7 @@ func (b *builder) ofTypes(col string, types []string) string {
 
 // identifier matches :identifier: references that carry the identifier
 // (logical references), and references to a resource that has it.
-func (b *builder) identifier(f *search.Filter, r string, types []string) string {
+func (b *builder) identifier(f *search.Filter, r string, types []string, lead bool) string {
 	x, y, i, t := b.alias("x"), b.alias("x"), b.alias("i"), b.alias("t")
 	carried := make([]string, len(f.Values))
 	held := make([]string, len(f.Values))
@@ -488,54 +623,54 @@ func (b *builder) identifier(f *search.Filter, r string, types []string) string 
 		carried[n] = b.token(x+".ident_system", x+".ident_value", v.Token)
 		held[n] = b.token(i+".system", i+".code", v.Token)
 	}
-	logical := "SELECT " + x + ".res_type, " + x + ".res_id FROM idx_reference " + x + " WHERE " +
-		and(b.ofTypes(x+".res_type", types), x+".param = "+b.arg(f.Param.Code), or(carried))
-	literal := "SELECT " + y + ".res_type, " + y + ".res_id FROM idx_token " + i + " JOIN resources " + t + " ON " + of(i, t) +
+	logical := branch{x + ".res_type", x + ".res_id", " FROM idx_reference " + x + " WHERE " +
+		and(b.ofTypes(x+".res_type", types), x+".param = "+b.arg(f.Param.Code), or(carried))}
+	literal := branch{y + ".res_type", y + ".res_id", " FROM idx_token " + i + " JOIN resources " + t + " ON " + of(i, t) +
 		" JOIN idx_reference " + y + " ON " + y + ".target_type = " + i + ".res_type AND " + y + ".target_id = " + i + ".res_id WHERE " +
 		and(b.ofTypes(i+".res_type", f.Param.Targets), i+".param = "+b.arg("identifier"), or(held),
-			b.ofTypes(y+".res_type", types), y+".param = "+b.arg(f.Param.Code), b.local(y), b.live(t))
-	return rowIn(r, logical, literal)
+			b.ofTypes(y+".res_type", types), y+".param = "+b.arg(f.Param.Code), b.local(y), b.live(t))}
+	return b.rowIn(r, types, lead, logical, literal)
 }
 
 // chain matches resources whose reference parameter points at a resource
 // that matches the rest of the chain: by a literal reference (Type/id), or
 // by a logical one (Reference.identifier) to a resource with that
 // identifier.
-func (b *builder) chain(f *search.Filter, r string, types []string) string {
+func (b *builder) chain(f *search.Filter, r string, types []string, lead bool) string {
 	c := f.Chain
 	x, t := b.alias("x"), b.alias("t")
-	literal := "SELECT " + x + ".res_type, " + x + ".res_id FROM idx_reference " + x + " JOIN resources " + t +
+	literal := branch{x + ".res_type", x + ".res_id", " FROM idx_reference " + x + " JOIN resources " + t +
 		" ON " + t + ".type = " + x + ".target_type AND " + t + ".id = " + x + ".target_id WHERE " +
 		and(b.ofTypes(x+".res_type", types), x+".param = "+b.arg(f.Param.Code), b.in(t+".type", c.Types),
-			b.local(x), b.live(t), b.filter(&c.Filter, t, c.Types))
+			b.local(x), b.live(t), b.filter(&c.Filter, t, c.Types, b.leadsAlone(&c.Filter, c.Types)))}
 	y, i, u := b.alias("x"), b.alias("i"), b.alias("t")
-	logical := "SELECT " + y + ".res_type, " + y + ".res_id FROM idx_reference " + y + " JOIN idx_token " + i +
+	logical := branch{y + ".res_type", y + ".res_id", " FROM idx_reference " + y + " JOIN idx_token " + i +
 		" ON " + i + ".code = " + y + ".ident_value AND " + i + ".system = " + y + ".ident_system AND " + i + ".param = " + b.arg("identifier") +
 		" JOIN resources " + u + " ON " + u + ".type = " + i + ".res_type AND " + u + ".id = " + i + ".res_id WHERE " +
 		and(b.ofTypes(y+".res_type", types), y+".param = "+b.arg(f.Param.Code), y+".ident_value <> ''",
 			"("+y+".target_type = '' OR "+y+".target_type = "+u+".type)", b.in(u+".type", c.Types),
-			b.live(u), b.filter(&c.Filter, u, c.Types))
-	return rowIn(r, literal, logical)
+			b.live(u), b.filter(&c.Filter, u, c.Types, b.leadsAlone(&c.Filter, c.Types)))}
+	return b.rowIn(r, types, lead, literal, logical)
 }
 
 // has matches resources that a resource of h.Type matching h.Filter
 // points at through h.Param: by a literal reference, or by a logical one
 // (Reference.identifier) that carries one of the resource's identifiers.
-func (b *builder) has(h *search.Has, r string, types []string) string {
+func (b *builder) has(h *search.Has, r string, types []string, lead bool) string {
 	inner := []string{h.Type}
 	x, s := b.alias("x"), b.alias("s")
-	literal := "SELECT " + x + ".target_type, " + x + ".target_id FROM idx_reference " + x + " JOIN resources " + s +
+	literal := branch{x + ".target_type", x + ".target_id", " FROM idx_reference " + x + " JOIN resources " + s +
 		" ON " + s + ".type = " + x + ".res_type AND " + s + ".id = " + x + ".res_id WHERE " +
 		and(x+".res_type = "+b.arg(h.Type), x+".param = "+b.arg(h.Param.Code), b.ofTypes(x+".target_type", types),
-			x+".target_id <> ''", b.local(x), b.live(s), b.filter(&h.Filter, s, inner))
+			x+".target_id <> ''", b.local(x), b.live(s), b.filter(&h.Filter, s, inner, b.leadsAlone(&h.Filter, inner)))}
 	y, u, i := b.alias("x"), b.alias("s"), b.alias("i")
-	logical := "SELECT " + i + ".res_type, " + i + ".res_id FROM idx_reference " + y + " JOIN resources " + u +
+	logical := branch{i + ".res_type", i + ".res_id", " FROM idx_reference " + y + " JOIN resources " + u +
 		" ON " + u + ".type = " + y + ".res_type AND " + u + ".id = " + y + ".res_id JOIN idx_token " + i +
 		" ON " + i + ".code = " + y + ".ident_value AND " + i + ".system = " + y + ".ident_system AND " + i + ".param = " + b.arg("identifier") + " WHERE " +
 		and(y+".res_type = "+b.arg(h.Type), y+".param = "+b.arg(h.Param.Code), y+".ident_value <> ''",
 			b.ofTypes(i+".res_type", types), "("+y+".target_type = '' OR "+y+".target_type = "+i+".res_type)",
-			b.live(u), b.filter(&h.Filter, u, inner))
-	return rowIn(r, literal, logical)
+			b.live(u), b.filter(&h.Filter, u, inner, b.leadsAlone(&h.Filter, inner)))}
+	return b.rowIn(r, types, lead, literal, logical)
 }
 
 // id matches _id on the resources row itself.

@@ -59,6 +59,16 @@ type Dialect interface {
 	// ScanTime reads a last_updated value as the driver scanned it into an
 	// any.
 	ScanTime(v any) (time.Time, error)
+	// IndexRows returns the FROM item of the index table read as alias
+	// for the rows of one resource, found by res_type and res_id.
+	IndexRows(table, alias string) string
+	// Lead reports whether the database's planner needs the SQL to say
+	// which filter a search starts from. When it does, the builder writes
+	// the filter likely to match the fewest resources as an uncorrelated
+	// IN, and the others as EXISTS subqueries correlated with the
+	// resources row; when it does not, every filter is an EXISTS and the
+	// planner orders them.
+	Lead() bool
 }
 
 // Postgres is the dialect of PostgreSQL (through pgx).
@@ -96,6 +106,12 @@ func (postgres) Text(expr string, k Kind) string {
 func (postgres) StartsWith(col, prefix string, arg func(any) string) string {
 	return col + " LIKE " + arg(likeEscape(prefix)+"%") + ` ESCAPE '\'`
 }
+
+func (postgres) IndexRows(table, alias string) string { return table + " " + alias }
+
+// Lead is false: Postgres turns each EXISTS into a semi-join and chooses
+// which side drives it from its statistics.
+func (postgres) Lead() bool { return false }
 
 func (postgres) ScanTime(v any) (time.Time, error) {
 	t, ok := v.(time.Time)

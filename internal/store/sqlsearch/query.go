@@ -86,7 +86,7 @@ func (b *builder) sortKeys(q *search.Query, r string) []sortKey {
 			if !strings.Contains(col, ".") {
 				col = "x." + col
 			}
-			k.expr = "(SELECT " + agg + "(" + col + ") FROM " + tables[p.Type] + " x WHERE " + of("x", r) + " AND x.param = " + b.arg(p.Code) + ")"
+			k.expr = "(SELECT " + agg + "(" + col + ") FROM " + b.d.IndexRows(tables[p.Type], "x") + " WHERE " + of("x", r) + " AND x.param = " + b.arg(p.Code) + ")"
 		}
 		keys[i] = k
 	}

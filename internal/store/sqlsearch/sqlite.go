@@ -46,18 +46,17 @@ func (sqlite) Cast(p string, k Kind) string {
 	return p
 }
 
-// Text leaves the conversion of numbers to the driver: database/sql writes
-// an int64 in full and a float64 in the fewest digits that read back to
-// the same value, where SQLite's CAST(x AS TEXT) rounds a REAL to 15
-// significant digits, after which the keyset comparison of the next page
-// would no longer find the row the cursor stands on.
+// Text leaves the conversion to the driver: database/sql scans an INTEGER
+// key into the page token's text in full and a REAL one in the fewest
+// digits that read back to the same value, which Cast then does.
 func (sqlite) Text(expr string, _ Kind) string { return expr }
 
 // StartsWith compares col with the range of strings that begin with
-// prefix, [prefix, the first string after all of them): SQLite has no
-// pattern operator class, and its LIKE uses an index only for a literal
-// pattern and the NOCASE collation. With the BINARY collation text sorts
-// as its bytes, so the range holds exactly the strings with the prefix.
+// prefix, [prefix, the first string after all of them), which an index on
+// col serves: SQLite's LIKE ignores the case of ASCII letters, and uses an
+// index only with the NOCASE collation. With the BINARY collation text
+// sorts as its bytes, so the range holds exactly the strings with the
+// prefix.
 func (sqlite) StartsWith(col, prefix string, arg func(any) string) string {
 	cond := col + " >= " + arg(prefix)
 	if end, ok := prefixEnd(prefix); ok {
@@ -87,3 +86,18 @@ func (sqlite) ScanTime(v any) (time.Time, error) {
 	}
 	return time.UnixMicro(us).UTC(), nil
 }
+
+// IndexRows names the table's (res_type, res_id) index. Without it the
+// planner may reach a resource's rows through the index on the value,
+// which matches more of the subquery's equalities (param, code) and so
+// looks more selective, and then walks every row of a common value
+// (status=final) once for each resource.
+func (sqlite) IndexRows(table, alias string) string {
+	return table + " " + alias + " INDEXED BY " + table + "_res"
+}
+
+// Lead is true: SQLite runs an EXISTS subquery once for each row of the
+// table outside it, and never starts a join from one, so a search of
+// rare values would read every resource of its type. It does start from
+// an uncorrelated IN subquery, which it reckons small.
+func (sqlite) Lead() bool { return true }

@@ -1,0 +1,95 @@
+package bundle
+
+import (
+	"bytes"
+	"encoding/json"
+	"strings"
+
+	"github.com/sharedcare/sharedcare/internal/fhir"
+)
+
+// placeholder reports whether ref is a fullUrl that names an entry of the
+// bundle only: urn:uuid: or urn:oid:.
+func placeholder(ref string) bool {
+	return strings.HasPrefix(ref, "urn:uuid:") || strings.HasPrefix(ref, "urn:oid:")
+}
+
+// conditionalRef reports whether ref is a conditional reference
+// (Patient?identifier=...), which the server resolves to the one match.
+func conditionalRef(ref string) bool {
+	if ref == "" || ref[0] == '#' || placeholder(ref) {
+		return false
+	}
+	typ, _, ok := strings.Cut(ref, "?")
+	return ok && !strings.Contains(typ, "/")
+}
+
+// rewriteRefs returns raw with every "reference" string member, at any
+// depth (extensions and contained resources included), replaced by what
+// resolve returns for it. Members for which resolve reports no change keep
+// their bytes; an object holding a changed member is re-encoded compactly,
+// everything else is left as it was.
+func rewriteRefs(raw json.RawMessage, resolve func(ref string) (string, bool, error)) (json.RawMessage, bool, error) {
+	raw = bytes.TrimSpace(raw)
+	if len(raw) == 0 {
+		return raw, false, nil
+	}
+	switch raw[0] {
+	case '{':
+		members, err := fhir.Object(raw)
+		if err != nil {
+			return raw, false, err
+		}
+		changed := false
+		for i, m := range members {
+			if m.Key == "reference" {
+				var ref string
+				if json.Unmarshal(m.Value, &ref) == nil {
+					to, ok, err := resolve(ref)
+					if err != nil {
+						return raw, false, err
+					}
+					if ok {
+						members[i].Value, _ = json.Marshal(to)
+						changed = true
+					}
+					continue
+				}
+			}
+			v, ok, err := rewriteRefs(m.Value, resolve)
+			if err != nil {
+				return raw, false, err
+			}
+			if ok {
+				members[i].Value = v
+				changed = true
+			}
+		}
+		if !changed {
+			return raw, false, nil
+		}
+		return fhir.EncodeObject(members), true, nil
+	case '[':
+		var items []json.RawMessage
+		if err := json.Unmarshal(raw, &items); err != nil {
+			return raw, false, err
+		}
+		changed := false
+		for i, it := range items {
+			v, ok, err := rewriteRefs(it, resolve)
+			if err != nil {
+				return raw, false, err
+			}
+			if ok {
+				items[i] = v
+				changed = true
+			}
+		}
+		if !changed {
+			return raw, false, nil
+		}
+		out, err := json.Marshal(items)
+		return out, true, err
+	}
+	return raw, false, nil
+}

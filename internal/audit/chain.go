@@ -41,16 +41,19 @@ func Hash(prev []byte, r store.AuditRecord) []byte {
 	return h.Sum(nil)
 }
 
-// Seal links every committed record into the chain, in batches.
-func Seal(ctx context.Context, a store.Auditor) (int, error) {
+// Seal links committed records into the chain in batches of 1,000, at most
+// maxBatches of them (0: until none is left). A bound keeps one pass from
+// holding the embedded store's single writer while requests wait for it.
+func Seal(ctx context.Context, a store.Auditor, maxBatches int) (int, error) {
 	total := 0
-	for {
+	for i := 0; maxBatches == 0 || i < maxBatches; i++ {
 		n, err := a.SealAudit(ctx, 1000, Hash)
 		total += n
 		if err != nil || n == 0 {
 			return total, err
 		}
 	}
+	return total, nil
 }
 
 // RunSealer seals the trail every interval until ctx ends, so that a record
@@ -63,7 +66,7 @@ func RunSealer(ctx context.Context, a store.Auditor, interval time.Duration, log
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			if _, err := Seal(ctx, a); err != nil && ctx.Err() == nil {
+			if _, err := Seal(ctx, a, 5); err != nil && ctx.Err() == nil {
 				log.Error("sealing the audit trail", "err", err)
 			}
 		}

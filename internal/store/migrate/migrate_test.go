@@ -105,7 +105,7 @@ func fill(t *testing.T, s *embedded.Store) {
 	w.read("Patient/p4", "p4", bg)
 	w.read("Patient/p4", "p4", nil)
 
-	n, err := audit.Seal(t.Context(), s)
+	n, err := audit.Seal(t.Context(), s, 0)
 	require.NoError(t, err)
 	require.Positive(t, n)
 
@@ -266,7 +266,7 @@ func TestCopy(t *testing.T) {
 	log, snapshot := everything(t, dst)
 	require.Equal(t, wantSnapshot+1, snapshot)
 	require.Equal(t, cur, log[0])
-	_, err = audit.Seal(ctx, dst)
+	_, err = audit.Seal(ctx, dst, 0)
 	require.NoError(t, err)
 	rep, err = audit.Verify(ctx, dst, 0)
 	require.NoError(t, err)

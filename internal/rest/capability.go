@@ -12,6 +12,14 @@ import (
 // typeInteractions are the interactions every resource type supports.
 var typeInteractions = []string{"read", "vread", "update", "patch", "delete", "history-instance", "history-type", "create", "search-type"}
 
+// conditionalDelete is the conditional delete mode of a type: one match at a time.
+func conditionalDelete(t string) string {
+	if t == "AuditEvent" {
+		return "not-supported"
+	}
+	return "single"
+}
+
 // auditSearchParams are the AuditEvent search parameters of the audit trail
 // (see auditevents.go); purpose, a server extension, is documented there.
 var auditSearchParams = map[string]bool{"patient": true, "agent": true, "entity": true, "date": true}
@@ -42,7 +50,7 @@ func (s *Server) surface(started time.Time) api.Surface {
 		Version:            s.version,
 		Description:        "sharedcare: a FHIR R4 shared care record server",
 		Date:               started,
-		SystemInteractions: []string{"history-system", "search-system"},
+		SystemInteractions: []string{"transaction", "batch", "history-system", "search-system"},
 		Security: &api.Security{
 			Description: "Bearer JWT (SMART on FHIR scopes) from the configured authorization server; " +
 				"claims care_role, requesting_organization and reason_for_request decide what is visible.",

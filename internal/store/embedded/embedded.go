@@ -105,6 +105,13 @@ func Open(ctx context.Context, dataDir string) (*Store, error) {
 		s.Close()
 		return nil, err
 	}
+	// Keep the planner's statistics current (ANALYZE where tables changed
+	// enough), as SQLite recommends at open and close: without them chained
+	// and identifier searches pick poor join orders.
+	if _, err := s.w.ExecContext(ctx, "PRAGMA optimize=0x10002"); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("embedded: optimize: %w", err)
+	}
 	return s, nil
 }
 
@@ -139,6 +146,7 @@ func (s *Store) prepare(ctx context.Context) error {
 // Close releases the store's connections. It may be called more than once.
 func (s *Store) Close() {
 	s.closeOnce.Do(func() {
+		_, _ = s.w.Exec("PRAGMA optimize")
 		for _, st := range s.stmts {
 			st.Close()
 		}

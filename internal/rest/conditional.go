@@ -46,8 +46,7 @@ func (s *Server) conditionalCreate(w http.ResponseWriter, r *http.Request, body 
 		return err
 	}
 	if res.Created {
-		markAuditedInTx(r)
-		return s.writeResult(w, r, res, http.StatusCreated)
+		return s.written(w, r, res)
 	}
 	cur, err := s.store.Read(r.Context(), res.Type, res.ID)
 	if err != nil {
@@ -78,12 +77,7 @@ func (s *Server) conditionalUpdate(w http.ResponseWriter, r *http.Request) error
 	if err != nil {
 		return err
 	}
-	markAuditedInTx(r)
-	status := http.StatusOK
-	if res.Created {
-		status = http.StatusCreated
-	}
-	return s.writeResult(w, r, res, status)
+	return s.written(w, r, res)
 }
 
 // conditionalDelete answers DELETE [type]?[criteria] (single mode).
@@ -119,6 +113,5 @@ func (s *Server) conditionalPatch(w http.ResponseWriter, r *http.Request, patch 
 	if err != nil {
 		return err
 	}
-	markAuditedInTx(r)
-	return s.writeResult(w, r, res, http.StatusOK)
+	return s.written(w, r, res)
 }

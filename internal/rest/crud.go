@@ -133,6 +133,17 @@ func (s *Server) writeResult(w http.ResponseWriter, r *http.Request, res record.
 	return nil
 }
 
+// written answers a write that committed together with its audit record:
+// 201 when it created the resource, 200 otherwise.
+func (s *Server) written(w http.ResponseWriter, r *http.Request, res record.Result) error {
+	markAuditedInTx(r)
+	status := http.StatusOK
+	if res.Created {
+		status = http.StatusCreated
+	}
+	return s.writeResult(w, r, res, status)
+}
+
 // preferReturn returns the return= preference of the Prefer header.
 func preferReturn(r *http.Request) string {
 	for _, p := range r.Header.Values("Prefer") {
@@ -161,8 +172,7 @@ func (s *Server) create(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	markAuditedInTx(r)
-	return s.writeResult(w, r, res, http.StatusCreated)
+	return s.written(w, r, res)
 }
 
 func (s *Server) update(w http.ResponseWriter, r *http.Request) error {
@@ -181,12 +191,7 @@ func (s *Server) update(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	markAuditedInTx(r)
-	status := http.StatusOK
-	if res.Created {
-		status = http.StatusCreated
-	}
-	return s.writeResult(w, r, res, status)
+	return s.written(w, r, res)
 }
 
 func (s *Server) patch(w http.ResponseWriter, r *http.Request) error {
@@ -220,8 +225,7 @@ func (s *Server) patch(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	markAuditedInTx(r)
-	return s.writeResult(w, r, res, http.StatusOK)
+	return s.written(w, r, res)
 }
 
 func (s *Server) delete(w http.ResponseWriter, r *http.Request) error {

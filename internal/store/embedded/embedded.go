@@ -424,6 +424,9 @@ func (t *tx) put(ctx context.Context, v store.Version) error {
 		return fmt.Errorf("embedded: put %s/%s: %w", v.Type, v.ID, err)
 	}
 	if err := t.putIndex(ctx, v); err != nil {
+		if number, taken := t.nhsNumberTaken(ctx, v, err); taken != "" {
+			return store.NHSNumberTaken(number, taken)
+		}
 		return fmt.Errorf("embedded: put %s/%s: %w", v.Type, v.ID, err)
 	}
 	return nil

@@ -171,22 +171,33 @@ func (s *Store) Write(ctx context.Context, fn func(store.Tx) error) error {
 	for attempt := 0; attempt < maxAttempts; attempt++ {
 		err = s.write(ctx, fn)
 		if !retryable(err) {
-			return conflict(err)
+			return s.conflict(ctx, err)
 		}
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
 		time.Sleep(time.Duration(attempt+1) * time.Millisecond)
 	}
-	return conflict(err)
+	return s.conflict(ctx, err)
 }
 
 // conflict turns the database's word for a lost race or a failed version
 // check into a fhir.KindConflict error.
-func conflict(err error) error {
+func (s *Store) conflict(ctx context.Context, err error) error {
 	var pe *pgconn.PgError
 	if !errors.As(err, &pe) {
 		return err
+	}
+	if pe.ConstraintName == nhsNumberIndex {
+		// Detail reads: Key (code)=(9912003888) already exists.
+		number := pe.Detail
+		if i, j := strings.Index(number, "=("), strings.LastIndex(number, ")"); i >= 0 && j > i+2 {
+			number = number[i+2 : j]
+		}
+		var id string
+		_ = s.pool.QueryRow(ctx, `SELECT res_id FROM idx_token WHERE res_type = 'Patient' AND param = 'identifier'
+			AND system = $1 AND code = $2`, store.NHSNumberSystem, number).Scan(&id)
+		return store.NHSNumberTaken(number, id)
 	}
 	switch pe.Code {
 	case "SC409":
@@ -224,9 +235,12 @@ func (s *Store) write(ctx context.Context, fn func(store.Tx) error) (err error) 
 	return t.t.Commit(ctx)
 }
 
+// nhsNumberIndex is the unique index that holds one Patient per NHS number.
+const nhsNumberIndex = "idx_token_nhs_number"
+
 func retryable(err error) bool {
 	var pe *pgconn.PgError
-	if !errors.As(err, &pe) {
+	if !errors.As(err, &pe) || pe.ConstraintName == nhsNumberIndex {
 		return false
 	}
 	switch pe.Code {

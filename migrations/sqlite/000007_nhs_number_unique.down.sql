@@ -1,0 +1,1 @@
+DROP INDEX idx_token_nhs_number;

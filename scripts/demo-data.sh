@@ -21,3 +21,19 @@ for f in "$EXAMPLES"/*.json; do
   case "$code" in 200|201) ok=$((ok+1)) ;; *) failed=$((failed+1)); echo "  $type/$id: HTTP $code" ;; esac
 done
 echo "demo data: $ok resources loaded, $failed refused (the UK Core baby example carries an invalid NHS number on purpose)"
+
+# A care home (ODS VM123) takes Richard Smith on: its active EpisodeOfCare is
+# the care relationship that lets its staff see his shared record.
+CARE=$(bin/sharedcare token --data-dir "$DATA" --base-url "$BASE" --role care-clinical --org VM123)
+curl -sf -o /dev/null -X PUT "$BASE/EpisodeOfCare/demo-care-home-stay" \
+  -H "Authorization: Bearer $CARE" -H 'Content-Type: application/fhir+json' --data-binary '{
+  "resourceType": "EpisodeOfCare", "id": "demo-care-home-stay", "status": "active",
+  "patient": {"reference": "Patient/UKCore-Patient-RichardSmith-Example"},
+  "managingOrganization": {"identifier": {"system": "https://fhir.nhs.uk/Id/ods-organization-code", "value": "VM123"}}}'
+cat <<MSG
+care home VM123 now looks after Patient/UKCore-Patient-RichardSmith-Example. As its care staff:
+
+  STAFF=\$(bin/sharedcare token --role care-staff --org VM123)
+  curl -s -H "Authorization: Bearer \$STAFF" "$BASE/MedicationRequest?patient=Patient/UKCore-Patient-RichardSmith-Example"   # GP medications
+  curl -s -H "Authorization: Bearer \$STAFF" "$BASE/Condition?patient=Patient/UKCore-Patient-RichardSmith-Example"           # withheld: "suppressed"
+MSG

@@ -132,6 +132,66 @@ func testAccessOnReads(t *testing.T) {
 		require.Len(t, ids, 4)
 	})
 
+	t.Run("chains, _has, includes and paging reveal nothing withheld", func(t *testing.T) {
+		// A sensitive diagnosis must not be findable through the patient.
+		_, _, ids := search(clinical, "Patient?_id=p1&_has:Condition:subject:code=86406008")
+		require.Empty(t, ids, "_has through a withheld Condition")
+		_, _, ids = search(clinical, "Patient?_id=p1&_has:Condition:subject:code=http://snomed.info/sct|86406008")
+		require.Empty(t, ids)
+		_, _, ids = search(gp, "Patient?_id=p1&_has:Condition:subject:code=86406008")
+		require.Equal(t, []string{"p1"}, ids, "the owner's own view")
+
+		// Nor through a chain from the records to the patient.
+		_, _, ids = search(noRelationship, "Condition?subject:Patient._id=p1")
+		require.Empty(t, ids)
+		_, _, ids = search(staff, "Condition?subject:Patient._id=p1")
+		require.Empty(t, ids)
+
+		// _revinclude brings in only what the caller may see.
+		r := ts.do("GET", "Patient?_id=p1&_revinclude=Condition:subject&_revinclude=MedicationRequest:subject", nil, "Authorization", "Bearer "+staff)
+		require.Equal(t, http.StatusOK, r.StatusCode, "%s", r.Body)
+		require.Contains(t, string(r.Body), `"id":"mr1"`)
+		require.NotContains(t, string(r.Body), `"id":"c1"`)
+		require.NotContains(t, string(r.Body), `"id":"hiv"`)
+		r = ts.do("GET", "Patient?_id=p1&_revinclude=Condition:subject", nil, "Authorization", "Bearer "+clinical)
+		require.Contains(t, string(r.Body), `"id":"c1"`)
+		require.NotContains(t, string(r.Body), `"id":"hiv"`)
+
+		// Paging: a page of one at a time never shows the withheld item.
+		seen := map[string]bool{}
+		next := "Condition?patient=Patient/p1&_count=1"
+		for next != "" {
+			r := ts.do("GET", next, nil, "Authorization", "Bearer "+clinical)
+			require.Equal(t, http.StatusOK, r.StatusCode, "%s", r.Body)
+			b := r.JSON(t)
+			require.EqualValues(t, 1, b["total"])
+			for _, e := range b["entry"].([]any) {
+				e := e.(map[string]any)
+				if e["search"].(map[string]any)["mode"] == "match" {
+					seen[e["resource"].(map[string]any)["id"].(string)] = true
+				}
+			}
+			next = ""
+			for _, l := range b["link"].([]any) {
+				if l.(map[string]any)["relation"] == "next" {
+					next = l.(map[string]any)["url"].(string)
+				}
+			}
+		}
+		require.Equal(t, map[string]bool{"c1": true}, seen)
+
+		// A transaction's GET entries pass the same rules.
+		r = ts.do("POST", "", `{"resourceType":"Bundle","type":"batch","entry":[
+			{"request":{"method":"GET","url":"Condition/hiv"}},
+			{"request":{"method":"GET","url":"MedicationRequest/mr1"}},
+			{"request":{"method":"GET","url":"Condition?patient=Patient/p1"}}]}`, "Authorization", "Bearer "+staff)
+		require.Equal(t, http.StatusOK, r.StatusCode, "%s", r.Body)
+		entries := r.JSON(t)["entry"].([]any)
+		require.Equal(t, "404", strings.Fields(entries[0].(map[string]any)["response"].(map[string]any)["status"].(string))[0])
+		require.Equal(t, "200", strings.Fields(entries[1].(map[string]any)["response"].(map[string]any)["status"].(string))[0])
+		require.NotContains(t, string(r.Body), `"id":"c1"`)
+	})
+
 	// The patient objects to sharing.
 	put(gp, "Consent/objection", `{"resourceType":"Consent","id":"objection","status":"active",
 		"scope":{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/consentscope","code":"patient-privacy"}]},

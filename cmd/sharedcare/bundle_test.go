@@ -319,3 +319,55 @@ func testTransactionConditionalEntries(t *testing.T) {
 		requireOutcome(t, r, http.StatusBadRequest)
 	})
 }
+
+// Every Synthea sample loads as a transaction, and afterwards every reference
+// in every stored resource resolves to a stored resource.
+func TestTransactionAllSynthea(t *testing.T) { forStores(t, testTransactionAllSynthea) }
+
+func testTransactionAllSynthea(t *testing.T) {
+	ts := startServer(t, nil)
+	files, err := filepath.Glob(filepath.Join(syntheaSample, "*.json"))
+	require.NoError(t, err)
+	require.Len(t, files, 5)
+	var stored []map[string]any
+	for _, f := range files {
+		out := ts.postBundle(t, readFixture(t, f))
+		require.Equal(t, "transaction-response", out.Type, f)
+		for i, e := range out.Entry {
+			require.Equal(t, "201 Created", e.Response.Status, "%s entry %d: %s", filepath.Base(f), i, e.Response.Outcome)
+			stored = append(stored, resourceOf(t, e.Resource))
+		}
+	}
+	exists := map[string]bool{}
+	for _, r := range stored {
+		exists[r["resourceType"].(string)+"/"+r["id"].(string)] = true
+	}
+	var refs []string
+	var walk func(v any)
+	walk = func(v any) {
+		switch v := v.(type) {
+		case map[string]any:
+			for k, x := range v {
+				if s, ok := x.(string); ok && k == "reference" {
+					refs = append(refs, s)
+				} else {
+					walk(x)
+				}
+			}
+		case []any:
+			for _, x := range v {
+				walk(x)
+			}
+		}
+	}
+	for _, r := range stored {
+		walk(r)
+	}
+	require.NotEmpty(t, refs)
+	for _, ref := range refs {
+		if strings.HasPrefix(ref, "#") {
+			continue
+		}
+		require.True(t, exists[ref], "reference %q does not resolve", ref)
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"strings"
+	"sync/atomic"
 	"time"
 )
 
@@ -54,14 +55,25 @@ func validNHSNumber(s string) bool {
 	return ok && c == int(s[9]-'0')
 }
 
-// newNHSNumber returns a random valid NHS number. It starts with 999, the
-// range NHS England keeps for test data, so that a benchmark database can
-// never hold a real person's number.
-func newNHSNumber(rng *rand.Rand) string {
+// nhsSerial walks the NHS number test range from a random start, so that
+// one run never sends the same number twice: the server holds one Patient
+// per NHS number and would answer a repeat with 409.
+var nhsSerial = func() *atomic.Uint64 {
+	var n atomic.Uint64
+	n.Store(rand.Uint64N(1_000_000))
+	return &n
+}()
+
+// newNHSNumber returns a valid NHS number not returned before in this run.
+// It starts with 999, the range NHS England keeps for test data, so that a
+// benchmark database can never hold a real person's number.
+func newNHSNumber() string {
 	for {
+		n := nhsSerial.Add(1) % 1_000_000
 		stem := [9]int{9, 9, 9}
-		for i := 3; i < 9; i++ {
-			stem[i] = rng.IntN(10)
+		for i := 8; i >= 3; i-- {
+			stem[i] = int(n % 10)
+			n /= 10
 		}
 		c, ok := nhsCheckDigit(stem)
 		if !ok {
@@ -201,7 +213,7 @@ func newPatient(rng *rand.Rand) patient {
 		Active:       true,
 		BirthDate:    oldestBirth.AddDate(0, 0, rng.IntN(birthSpan)).Format(time.DateOnly),
 	}
-	nhs := identifier{System: nhsNumberSystem, Value: newNHSNumber(rng)}
+	nhs := identifier{System: nhsNumberSystem, Value: newNHSNumber()}
 	if rng.IntN(10) > 0 {
 		nhs.Extension = []extension{{
 			URL:                  nhsVerificationExt,

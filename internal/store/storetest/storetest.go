@@ -67,6 +67,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"History", testHistory},
 		{"HistoryIsCommitOrdered", testHistoryIsCommitOrdered},
 		{"HistoryPagingWhileWriting", testHistoryPagingWhileWriting},
+		{"LockThenMatch", testLockThenMatch},
 		{"AuditTrail", testAuditTrail},
 		{"AuditInWriteTransaction", testAuditInWriteTransaction},
 		{"Ready", testReady},

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/sharedcare/sharedcare/internal/fhir/jsonscan"
 	"github.com/sharedcare/sharedcare/internal/fhir/r4"
 )
 
@@ -306,7 +307,7 @@ func (l *Labels) readSecurity(security []byte) error {
 // readCodes looks up the SNOMED CT codings of a CodeableConcept, a Coding
 // or a list of either.
 func (l *Labels) readCodes(value []byte, codes *SensitiveCodes) error {
-	if i := skipSpace(value, 0); i == len(value) || value[i] != '[' {
+	if i := jsonscan.SkipSpace(value, 0); i == len(value) || value[i] != '[' {
 		return l.readConcept(value, codes)
 	}
 	it := newJSONArray(value)
@@ -321,7 +322,7 @@ func (l *Labels) readCodes(value []byte, codes *SensitiveCodes) error {
 // readConcept reads a CodeableConcept, or a Coding where an element holds
 // Codings; any other kind of value holds no codes.
 func (l *Labels) readConcept(value []byte, codes *SensitiveCodes) error {
-	if i := skipSpace(value, 0); i == len(value) || value[i] != '{' {
+	if i := jsonscan.SkipSpace(value, 0); i == len(value) || value[i] != '{' {
 		return nil
 	}
 	var system, code []byte

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+
+	"github.com/sharedcare/sharedcare/internal/fhir/jsonscan"
 )
 
 // A small JSON scanner for Classify, which runs on every resource a
@@ -14,70 +16,6 @@ import (
 // validator (stored resources were validated when written).
 
 var errJSON = errors.New("access: malformed JSON")
-
-func jsonSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }
-
-func skipSpace(b []byte, i int) int {
-	for i < len(b) && jsonSpace(b[i]) {
-		i++
-	}
-	return i
-}
-
-// skipString returns the index just past the string literal at b[i] ('"').
-func skipString(b []byte, i int) (int, error) {
-	for i++; i < len(b); i++ {
-		switch b[i] {
-		case '\\':
-			i++
-		case '"':
-			return i + 1, nil
-		}
-	}
-	return 0, errJSON
-}
-
-// skipValue returns the index just past the value starting at b[i]. A
-// plain byte loop: it is faster here than bytes.IndexAny, as JSON of FHIR
-// resources is dense with brackets and short strings.
-func skipValue(b []byte, i int) (int, error) {
-	if i >= len(b) {
-		return 0, errJSON
-	}
-	switch b[i] {
-	case '"':
-		return skipString(b, i)
-	case '{', '[':
-		depth := 0
-		for ; i < len(b); i++ {
-			switch b[i] {
-			case '"':
-				for i++; i < len(b) && b[i] != '"'; i++ {
-					if b[i] == '\\' {
-						i++
-					}
-				}
-			case '{', '[':
-				depth++
-			case '}', ']':
-				if depth--; depth == 0 {
-					return i + 1, nil
-				}
-			}
-		}
-		return 0, errJSON
-	case ',', ':', '}', ']':
-		return 0, errJSON
-	}
-	start := i
-	for i < len(b) && b[i] != ',' && b[i] != '}' && b[i] != ']' && b[i] != '"' && !jsonSpace(b[i]) {
-		i++
-	}
-	if i == start {
-		return 0, errJSON
-	}
-	return i, nil
-}
 
 // jsonIter walks the members of an object or the items of an array:
 //
@@ -98,12 +36,12 @@ func newJSONArray(b []byte) jsonIter { return newJSONIter(b, '[') }
 
 func newJSONIter(b []byte, open byte) jsonIter {
 	it := jsonIter{b: b, object: open == '{'}
-	it.i = skipSpace(b, 0)
+	it.i = jsonscan.SkipSpace(b, 0)
 	if it.i == len(b) || b[it.i] != open {
 		it.fail()
 		return it
 	}
-	it.i = skipSpace(b, it.i+1)
+	it.i = jsonscan.SkipSpace(b, it.i+1)
 	if it.i < len(b) && b[it.i] == it.close() {
 		it.end()
 	}
@@ -122,7 +60,7 @@ func (it *jsonIter) fail() { it.err, it.done = errJSON, true }
 // end checks that nothing but space follows the closing bracket at it.i.
 func (it *jsonIter) end() {
 	it.done = true
-	if skipSpace(it.b, it.i+1) != len(it.b) {
+	if jsonscan.SkipSpace(it.b, it.i+1) != len(it.b) {
 		it.err = errJSON
 	}
 }
@@ -140,7 +78,7 @@ func (it *jsonIter) next() (key, value []byte, ok bool) {
 			it.fail()
 			return nil, nil, false
 		}
-		end, err := skipString(b, i)
+		end, err := jsonscan.SkipString(b, i)
 		if err != nil {
 			it.fail()
 			return nil, nil, false
@@ -149,25 +87,25 @@ func (it *jsonIter) next() (key, value []byte, ok bool) {
 			it.fail()
 			return nil, nil, false
 		}
-		if i = skipSpace(b, end); i == len(b) || b[i] != ':' {
+		if i = jsonscan.SkipSpace(b, end); i == len(b) || b[i] != ':' {
 			it.fail()
 			return nil, nil, false
 		}
-		i = skipSpace(b, i+1)
+		i = jsonscan.SkipSpace(b, i+1)
 	}
-	end, err := skipValue(b, i)
+	end, err := jsonscan.SkipValue(b, i)
 	if err != nil {
 		it.fail()
 		return nil, nil, false
 	}
 	value = b[i:end]
-	if i = skipSpace(b, end); i == len(b) {
+	if i = jsonscan.SkipSpace(b, end); i == len(b) {
 		it.fail()
 		return nil, nil, false
 	}
 	switch b[i] {
 	case ',':
-		it.i = skipSpace(b, i+1)
+		it.i = jsonscan.SkipSpace(b, i+1)
 	case it.close():
 		it.i = i
 		it.end()

@@ -6,6 +6,7 @@ import (
 	"errors"
 
 	"github.com/sharedcare/sharedcare/internal/fhir"
+	"github.com/sharedcare/sharedcare/internal/fhir/jsonscan"
 )
 
 // The views are cut from stored resources, which were validated when
@@ -16,73 +17,15 @@ import (
 
 var errSyntax = errors.New("elements: malformed JSON")
 
-func skipSpace(b []byte, i int) int {
-	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
-		i++
-	}
-	return i
-}
-
-// skipString returns the index just past the string starting at b[i] ('"').
-func skipString(b []byte, i int) (int, error) {
-	for i++; i < len(b); i++ {
-		switch b[i] {
-		case '\\':
-			i++
-		case '"':
-			return i + 1, nil
-		}
-	}
-	return 0, errSyntax
-}
-
-// skipValue returns the index just past the value starting at b[i].
-func skipValue(b []byte, i int) (int, error) {
-	if i >= len(b) {
-		return 0, errSyntax
-	}
-	switch b[i] {
-	case '"':
-		return skipString(b, i)
-	case '{', '[':
-		depth := 0
-		for ; i < len(b); i++ {
-			switch b[i] {
-			case '"':
-				end, err := skipString(b, i)
-				if err != nil {
-					return 0, err
-				}
-				i = end - 1
-			case '{', '[':
-				depth++
-			case '}', ']':
-				if depth--; depth == 0 {
-					return i + 1, nil
-				}
-			}
-		}
-		return 0, errSyntax
-	}
-	start := i
-	for i < len(b) && b[i] != ',' && b[i] != '}' && b[i] != ']' && b[i] != ' ' && b[i] != '\t' && b[i] != '\n' && b[i] != '\r' {
-		i++
-	}
-	if i == start {
-		return 0, errSyntax
-	}
-	return i, nil
-}
-
 // split calls fn with the start and end of each member of the object (key
 // at b[start]) or item of the array b holds, after checking that b starts
 // with open.
 func split(b []byte, open, close byte, fn func(start, end int) error) error {
-	i := skipSpace(b, 0)
+	i := jsonscan.SkipSpace(b, 0)
 	if i == len(b) || b[i] != open {
 		return errSyntax
 	}
-	i = skipSpace(b, i+1)
+	i = jsonscan.SkipSpace(b, i+1)
 	if i < len(b) && b[i] == close {
 		return closed(b, i)
 	}
@@ -92,28 +35,28 @@ func split(b []byte, open, close byte, fn func(start, end int) error) error {
 			if i >= len(b) || b[i] != '"' {
 				return errSyntax
 			}
-			end, err := skipString(b, i)
+			end, err := jsonscan.SkipString(b, i)
 			if err != nil {
 				return err
 			}
-			if i = skipSpace(b, end); i == len(b) || b[i] != ':' {
+			if i = jsonscan.SkipSpace(b, end); i == len(b) || b[i] != ':' {
 				return errSyntax
 			}
-			i = skipSpace(b, i+1)
+			i = jsonscan.SkipSpace(b, i+1)
 		}
-		end, err := skipValue(b, i)
+		end, err := jsonscan.SkipValue(b, i)
 		if err != nil {
 			return err
 		}
 		if err := fn(start, end); err != nil {
 			return err
 		}
-		if i = skipSpace(b, end); i == len(b) {
+		if i = jsonscan.SkipSpace(b, end); i == len(b) {
 			return errSyntax
 		}
 		switch b[i] {
 		case ',':
-			i = skipSpace(b, i+1)
+			i = jsonscan.SkipSpace(b, i+1)
 		case close:
 			return closed(b, i)
 		default:
@@ -124,7 +67,7 @@ func split(b []byte, open, close byte, fn func(start, end int) error) error {
 
 // closed checks that nothing but space follows the closing bracket at b[i].
 func closed(b []byte, i int) error {
-	if skipSpace(b, i+1) != len(b) {
+	if jsonscan.SkipSpace(b, i+1) != len(b) {
 		return errSyntax
 	}
 	return nil
@@ -134,12 +77,12 @@ func closed(b []byte, i int) error {
 func object(b []byte) ([]fhir.Member, error) {
 	var out []fhir.Member
 	err := split(b, '{', '}', func(start, end int) error {
-		keyEnd, _ := skipString(b, start)
+		keyEnd, _ := jsonscan.SkipString(b, start)
 		key, err := unquote(b[start:keyEnd])
 		if err != nil {
 			return err
 		}
-		valueStart := skipSpace(b, skipSpace(b, keyEnd)+1)
+		valueStart := jsonscan.SkipSpace(b, jsonscan.SkipSpace(b, keyEnd)+1)
 		out = append(out, fhir.Member{Key: key, Value: b[valueStart:end]})
 		return nil
 	})

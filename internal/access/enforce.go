@@ -101,47 +101,21 @@ func (e *Enforcer) PatientContext(ctx context.Context, patientID string) (*Patie
 		}
 	}
 	if p, err := e.Store.Read(ctx, "Patient", patientID); err == nil && !p.Deleted {
-		var body struct {
-			GeneralPractitioner  []reference `json:"generalPractitioner"`
-			ManagingOrganization reference   `json:"managingOrganization"`
-		}
-		if json.Unmarshal(p.Raw, &body) == nil {
-			relate(body.GeneralPractitioner...)
-			relate(body.ManagingOrganization)
-		}
+		relate(relationRefs("Patient", p.Raw)...)
 	} else if err != nil && fhir.KindOf(err) != fhir.KindNotFound {
 		return nil, err
 	}
 	patient := url.Values{"patient": {"Patient/" + patientID}}
-	episodes, err := e.find(ctx, "EpisodeOfCare", with(patient, "status", "active,planned,waitlist"))
-	if err != nil {
-		return nil, err
-	}
-	for _, ep := range episodes {
-		var body struct {
-			ManagingOrganization reference `json:"managingOrganization"`
+	for typ, statuses := range relationStatuses {
+		if statuses == nil {
+			continue
 		}
-		if json.Unmarshal(ep.Raw, &body) == nil {
-			relate(body.ManagingOrganization)
+		rs, err := e.find(ctx, typ, with(patient, "status", strings.Join(statuses, ",")))
+		if err != nil {
+			return nil, err
 		}
-	}
-	teams, err := e.find(ctx, "CareTeam", with(patient, "status", "active"))
-	if err != nil {
-		return nil, err
-	}
-	for _, team := range teams {
-		var body struct {
-			ManagingOrganization []reference `json:"managingOrganization"`
-			Participant          []struct {
-				Member     reference `json:"member"`
-				OnBehalfOf reference `json:"onBehalfOf"`
-			} `json:"participant"`
-		}
-		if json.Unmarshal(team.Raw, &body) == nil {
-			relate(body.ManagingOrganization...)
-			for _, p := range body.Participant {
-				relate(p.Member, p.OnBehalfOf)
-			}
+		for _, r := range rs {
+			relate(relationRefs(typ, r.Raw)...)
 		}
 	}
 	owners, err := e.Store.Owners(ctx, patientID)

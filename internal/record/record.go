@@ -44,6 +44,11 @@ type Options struct {
 	// Audit, when set, makes the audit record of a successful write, which
 	// is stored in the write's own transaction.
 	Audit func(Result) store.AuditRecord
+	// SkipUnchanged makes an update whose body matches the current version
+	// (all but the server's stamps) write nothing and return the current
+	// version as Unchanged, so that loading the same data again adds no
+	// versions. The bulk importer sets it; REST updates always version.
+	SkipUnchanged bool
 }
 
 // audited appends the audit record of res to tx when o asks for one.
@@ -145,7 +150,11 @@ func (s *Service) put(ctx context.Context, tx store.Tx, typ, id string, body []b
 	}
 	l := access.Classify(typ, raw, codes)
 	labels := store.AccessLabels{Source: l.Source, Sensitive: l.Sensitive, Security: l.SecurityLabels}
-	return r, tx.Put(ctx, store.Version{Resource: r, Index: index, Labels: labels})
+	v := store.Version{Resource: r, Index: index, Labels: labels, StatesRelations: access.StatesRelations(typ)}
+	if v.StatesRelations {
+		v.Relations = access.Relations(typ, raw)
+	}
+	return r, tx.Put(ctx, v)
 }
 
 // Create stores body as a new resource of type typ with a server-assigned id.
@@ -206,11 +215,23 @@ func (s *Service) UpdateTx(ctx context.Context, tx store.Tx, typ, id string, bod
 	if err := checkIfMatch(o.IfMatch, cur, ok); err != nil {
 		return Result{}, err
 	}
+	if o.SkipUnchanged && ok && !cur.Deleted && sameContent(cur, body, o) {
+		return Result{Resource: cur, Unchanged: true}, nil
+	}
 	r, err := s.put(ctx, tx, typ, id, body, cur.VersionID, o)
 	if err != nil {
 		return Result{}, err
 	}
 	return o.audited(ctx, tx, Result{Resource: r, Created: !ok || cur.Deleted})
+}
+
+// sameContent reports whether body, stamped as cur was (same id, version,
+// lastUpdated and server tags), is cur's stored JSON: the same resource
+// apart from what the server writes. Stamp's output is compact, so a body
+// that differs only in whitespace is the same.
+func sameContent(cur fhir.Resource, body []byte, o Options) bool {
+	raw, err := fhir.Stamp(body, cur.ID, cur.VersionID, cur.LastUpdated, o.Tags)
+	return err == nil && bytes.Equal(raw, cur.Raw)
 }
 
 // Delete marks typ/id deleted with a new version. Deleting a resource that is
@@ -245,7 +266,7 @@ func (s *Service) DeleteTx(ctx context.Context, tx store.Tx, typ, id string, o O
 		return Result{}, err
 	}
 	r := fhir.Resource{Type: typ, ID: id, VersionID: cur.VersionID + 1, LastUpdated: s.now(), Deleted: true, Owner: cur.Owner, PatientID: cur.PatientID}
-	if err := tx.Put(ctx, store.Version{Resource: r}); err != nil {
+	if err := tx.Put(ctx, store.Version{Resource: r, StatesRelations: access.StatesRelations(typ)}); err != nil {
 		return Result{}, err
 	}
 	return o.audited(ctx, tx, Result{Resource: r})

@@ -29,7 +29,7 @@ func (s *Server) criteria(r *http.Request, typ, raw string) (record.Criteria, er
 		return record.Criteria{}, err
 	}
 	q.Base = s.base
-	q.Visibility = searchVisibility(callerOf(r.Context()))
+	q.Visibility = ownVisibility(callerOf(r.Context()))
 	return record.Criteria{Query: q, Key: record.CriteriaKey(typ, params)}, nil
 }
 

@@ -17,46 +17,51 @@ var suppressedIssue = fhir.Issue{
 	Diagnostics: "Items excluded due to confidentiality and/or patient preferences",
 }
 
-// searchVisibility is what a caller's searches may return. It is the part
-// of the access model compiled to SQL so far: the caller's own
-// organisation's records and, except for auditors, resources that are not
-// patient data. Shared records of other organisations are found by read
-// only until the relationship, consent and restricted-view rules are
-// compiled to SQL as well; withholding them keeps totals and paging exact.
-func searchVisibility(c *access.Caller) *search.Visibility {
+// ownVisibility is the part of the access model that needs nothing but
+// the caller: its own organisation's records and, except for auditors,
+// resources that are not patient data. Conditional interactions match
+// within it, so that a conditional write never decides on, or reveals,
+// another organisation's records.
+func ownVisibility(c *access.Caller) *search.Visibility {
 	if c.CareRole == access.CareRoleAuditor {
 		return &search.Visibility{}
 	}
 	return &search.Visibility{Organization: c.Organization, NonPatient: true}
 }
 
-// patientVisibility is searchVisibility for a search scoped to one patient
-// (a compartment search, or patient= / subject= naming one Patient): it
-// adds the records of that patient the access model shares with the caller,
-// worked out by the policy and compiled to SQL by the store. A compartment
-// search also passes the patient gate first (403 without a relationship).
-func (s *Server) patientVisibility(r *http.Request, q *search.Query) (*search.Visibility, error) {
-	if !accessChecks {
-		return nil, nil
+// maxConsentedPatients bounds how many patients with a Consent a search
+// across patients judges one by one (each costs a patient context). The
+// records of related patients beyond it are withheld, and the searchset
+// says so: a search scoped to the patient shows them.
+const maxConsentedPatients = 25
+
+// sharedVisibility is the caller's view of the records of the patients its
+// organisation has a care relationship with, the same for each of them:
+// the policy's restriction for a patient with that relationship and no
+// consent, compiled to SQL by the store. nil when the caller sees no
+// other organisation's records (a system, an auditor, no direct care).
+func sharedVisibility(c *access.Caller, now time.Time) *search.SharedVisibility {
+	if c.Organization == "" {
+		return nil
 	}
-	c := callerOf(r.Context())
-	v := searchVisibility(c)
-	if q.Compartment != nil {
-		if err := s.gate(r, q.Compartment.ID); err != nil {
-			return nil, err
-		}
+	rr := c.Restriction(&access.PatientContext{PatientID: "*", Relationships: map[string]bool{c.Organization: true}}, now)
+	if !rr.Shared {
+		return nil
 	}
-	pid := singlePatient(q)
-	if pid == "" || c.CareRole == access.CareRoleAuditor {
-		return v, nil
-	}
+	return &search.SharedVisibility{Organization: c.Organization, HideSensitive: rr.HideSensitive,
+		Sources: rr.Sources, GPTypes: rr.GPTypes, GPRecentEncountersOnly: rr.GPRecentEncountersOnly}
+}
+
+// patientRecords compiles what the access model shares with the caller of
+// one patient's records, owned by other organisations; nil for nothing.
+func (s *Server) patientRecords(r *http.Request, pid string, now time.Time) (*search.PatientVisibility, error) {
 	pc, err := s.enforce.PatientContext(r.Context(), pid)
 	if err != nil {
 		return nil, err
 	}
-	rr := c.Restriction(pc, time.Now())
+	rr := callerOf(r.Context()).Restriction(pc, now)
 	if !rr.Shared {
-		return v, nil
+		return nil, nil
 	}
 	pv := &search.PatientVisibility{
 		PatientID: pid, HideSensitive: rr.HideSensitive, Sources: rr.Sources,
@@ -65,7 +70,55 @@ func (s *Server) patientVisibility(r *http.Request, q *search.Query) (*search.Vi
 	for _, rule := range rr.Consent {
 		pv.Consent = append(pv.Consent, search.ConsentRule{Permit: rule.Permit, Types: rule.Types, Labels: rule.Labels})
 	}
-	v.Patient = pv
+	return pv, nil
+}
+
+// patientVisibility is what a search may return, compiled to SQL by the
+// store so that totals and paging are exact: the caller's own records,
+// non-patient resources, the shared records of the patients its
+// organisation has a care relationship with (sharedVisibility), and the
+// records of patients with a Consent judged one by one. A search scoped to
+// one patient (a compartment search, or patient= / subject= naming one
+// Patient) judges that patient in full, break-glass included, and a
+// compartment search passes the patient gate first (403 without a
+// relationship). A search across patients judges up to
+// maxConsentedPatients related patients with a Consent; break-glass does
+// not widen it, since the glass is broken for one patient at a time.
+func (s *Server) patientVisibility(r *http.Request, q *search.Query) (*search.Visibility, error) {
+	if !accessChecks {
+		return nil, nil
+	}
+	c := callerOf(r.Context())
+	v := ownVisibility(c)
+	if q.Compartment != nil {
+		if err := s.gate(r, q.Compartment.ID); err != nil {
+			return nil, err
+		}
+	}
+	if c.CareRole == access.CareRoleAuditor {
+		return v, nil
+	}
+	now := time.Now()
+	v.Shared = sharedVisibility(c, now)
+	pids := []string{singlePatient(q)}
+	if pids[0] == "" {
+		pids = nil
+		if v.Shared != nil {
+			var err error
+			if pids, err = s.store.ConsentedPatients(r.Context(), c.Organization, maxConsentedPatients); err != nil {
+				return nil, err
+			}
+		}
+	}
+	for _, pid := range pids {
+		pv, err := s.patientRecords(r, pid, now)
+		if err != nil {
+			return nil, err
+		}
+		if pv != nil {
+			v.Patients = append(v.Patients, pv)
+		}
+	}
 	return v, nil
 }
 

@@ -262,18 +262,39 @@ func (q *Query) InPatientCompartment(id string) error {
 	return nil
 }
 
-// Visibility is the part of the access model a search can compile to SQL
-// today: a resource is visible when the caller's organisation owns it, or
-// when NonPatient is set and it is not patient data (its type is outside the
-// Patient compartment, and it is not an AuditEvent). It is a strict subset
-// of what the access model allows; what it leaves out is withheld.
+// Visibility is the part of the access model a search compiles to SQL: a
+// resource is visible when the caller's organisation owns it; when
+// NonPatient is set and it is not patient data (its type is outside the
+// Patient compartment, and it is not an AuditEvent); when Shared makes it
+// visible; or when one of Patients does. It is a subset of what the access
+// model allows; what it leaves out is withheld.
 type Visibility struct {
 	Organization string // ODS code of the caller's organisation; empty: owns nothing
 	NonPatient   bool
-	// Patient, when set, also makes visible the records of one patient that
-	// the access model shares with the caller (access.PatientRestriction,
+	// Shared, when set, makes visible the records of every patient with
+	// whom the caller's organisation has a care relationship stated by a
+	// resource (SharedVisibility), as long as the patient has no Consent:
+	// Consents are judged patient by patient, in Patients.
+	Shared *SharedVisibility
+	// Patients each make visible the records of one patient that the
+	// access model shares with the caller (access.PatientRestriction,
 	// compiled for that patient).
-	Patient *PatientVisibility
+	Patients []*PatientVisibility
+}
+
+// SharedVisibility is which records, owned by other organisations, a
+// caller may see of the patients its organisation has a care relationship
+// with and who have no Consent resource: the caller's part of
+// access.PatientRestriction, the same for every such patient. A
+// relationship here is one a Patient, EpisodeOfCare or CareTeam states
+// (the store's care relations) or owning a record of the patient; the
+// relationship a consent permit grants is judged in Patients.
+type SharedVisibility struct {
+	Organization           string // the caller's ODS code
+	HideSensitive          bool
+	Sources                []string
+	GPTypes                []string
+	GPRecentEncountersOnly bool
 }
 
 // PatientVisibility is which records of one patient, owned by other

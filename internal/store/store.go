@@ -38,6 +38,11 @@ type Store interface {
 	// Owners returns the organisations (ODS codes) that own a record of
 	// the patient, deleted ones included: ownership is a care relationship.
 	Owners(ctx context.Context, patientID string) ([]string, error)
+	// ConsentedPatients returns the ids of up to limit patients, in id
+	// order, who have a Consent resource and with whom org has a care
+	// relationship that search.SharedVisibility counts: the patients a
+	// search across patients judges one by one.
+	ConsentedPatients(ctx context.Context, org string, limit int) ([]string, error)
 	// Auditor keeps the audit trail beside the records.
 	Auditor
 	// Ready reports an error when the database is unreachable or its schema
@@ -80,6 +85,15 @@ type Version struct {
 	// Labels are the version's access labels, kept with the current
 	// version so that searches can apply the access model in SQL.
 	Labels AccessLabels
+	// Relations are the organisations the version states a care
+	// relationship with for its patient (access.Relations: ODS codes or
+	// Organization/<id> references); they replace the resource's previous
+	// relations when StatesRelations is set.
+	Relations []string
+	// StatesRelations is set for the resource types that can state a care
+	// relationship (access.StatesRelations), so that a version stating
+	// none, or a deletion, clears what an earlier version stated.
+	StatesRelations bool
 }
 
 // AccessLabels are what the access model reads from a resource, classified

@@ -429,6 +429,29 @@ func (t *tx) put(ctx context.Context, v store.Version) error {
 		}
 		return fmt.Errorf("embedded: put %s/%s: %w", v.Type, v.ID, err)
 	}
+	if err := t.putRelations(ctx, v); err != nil {
+		return fmt.Errorf("embedded: put %s/%s: %w", v.Type, v.ID, err)
+	}
+	return nil
+}
+
+// putRelations replaces the care relationships the resource states.
+func (t *tx) putRelations(ctx context.Context, v store.Version) error {
+	if !v.StatesRelations {
+		return nil
+	}
+	if _, err := t.sqlTx.ExecContext(ctx, `DELETE FROM care_relations WHERE src_type = ? AND src_id = ?`, v.Type, v.ID); err != nil {
+		return err
+	}
+	if v.Deleted || v.PatientID == "" {
+		return nil
+	}
+	for _, org := range v.Relations {
+		if _, err := t.sqlTx.ExecContext(ctx, `INSERT OR IGNORE INTO care_relations (patient_id, org, src_type, src_id) VALUES (?, ?, ?, ?)`,
+			v.PatientID, org, v.Type, v.ID); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 

@@ -1,6 +1,10 @@
 package embedded
 
-import "context"
+import (
+	"context"
+
+	"github.com/sharedcare/sharedcare/internal/store/sqlsearch"
+)
 
 // Owners returns the organisations that own a record of the patient, deleted
 // ones included: the owner of a deleted record may still learn it is gone.
@@ -20,6 +24,26 @@ func (s *Store) Owners(ctx context.Context, patientID string) ([]string, error) 
 			return nil, err
 		}
 		out = append(out, o)
+	}
+	return out, rows.Err()
+}
+
+// ConsentedPatients returns the related patients with a Consent resource
+// (store.Store).
+func (s *Store) ConsentedPatients(ctx context.Context, org string, limit int) ([]string, error) {
+	q, args := sqlsearch.ConsentedPatients(sqlsearch.SQLite, org, limit)
+	rows, err := s.r.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		out = append(out, id)
 	}
 	return out, rows.Err()
 }

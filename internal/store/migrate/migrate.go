@@ -195,6 +195,10 @@ func indexed(current []fhir.Resource) ([]store.Version, error) {
 		l := access.Classify(r.Type, r.Raw, access.DefaultSensitiveCodes())
 		versions[i].Index = index
 		versions[i].Labels = store.AccessLabels{Source: l.Source, Sensitive: l.Sensitive, Security: l.SecurityLabels}
+		if access.StatesRelations(r.Type) {
+			versions[i].StatesRelations = true
+			versions[i].Relations = access.Relations(r.Type, r.Raw)
+		}
 	}
 	return versions, nil
 }

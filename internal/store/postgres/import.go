@@ -19,7 +19,7 @@ import (
 var ErrNotEmpty = errors.New("the database is not empty")
 
 // importTables are the tables an import fills, all of which must be empty.
-var importTables = append([]string{"resource_history", "resources", "audit_events"}, indexTables...)
+var importTables = append([]string{"resource_history", "resources", "audit_events", "care_relations"}, indexTables...)
 
 // Import is one transaction filling an empty database with a copy of
 // another store: a migrate.Destination. It is valid only inside the
@@ -109,6 +109,9 @@ func (im *Import) Resources(ctx context.Context, versions []store.Version) (int,
 		}
 	}
 	b := x.queue()
+	for _, v := range versions {
+		queueRelations(b, v)
+	}
 	if b.Len() == 0 {
 		return 0, nil
 	}

@@ -4,6 +4,8 @@ import (
 	"context"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/sharedcare/sharedcare/internal/store/sqlsearch"
 )
 
 // Owners returns the organisations that own a record of the patient, deleted
@@ -13,6 +15,17 @@ import (
 // patient_id whatever value the parameter has.
 func (s *Store) Owners(ctx context.Context, patientID string) ([]string, error) {
 	rows, err := s.pool.Query(ctx, `SELECT DISTINCT owner FROM resources WHERE patient_id = $1 AND patient_id <> '' AND owner <> ''`, patientID)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, pgx.RowTo[string])
+}
+
+// ConsentedPatients returns the related patients with a Consent resource
+// (store.Store).
+func (s *Store) ConsentedPatients(ctx context.Context, org string, limit int) ([]string, error) {
+	q, args := sqlsearch.ConsentedPatients(sqlsearch.Postgres, org, limit)
+	rows, err := s.pool.Query(ctx, q, args...)
 	if err != nil {
 		return nil, err
 	}

@@ -324,7 +324,24 @@ func (t *tx) Put(ctx context.Context, v store.Version) error {
 			v.Labels.Source, v.Labels.Sensitive, v.Labels.Joined())
 	}
 	queueIndex(b, v)
+	queueRelations(b, v)
 	return nil
+}
+
+// queueRelations replaces the care relationships the resource states.
+func queueRelations(b *pgx.Batch, v store.Version) {
+	if !v.StatesRelations {
+		return
+	}
+	if v.VersionID > 1 {
+		b.Queue(`DELETE FROM care_relations WHERE src_type = $1 AND src_id = $2`, v.Type, v.ID)
+	}
+	if v.Deleted || v.PatientID == "" || len(v.Relations) == 0 {
+		return
+	}
+	b.Queue(`INSERT INTO care_relations (patient_id, org, src_type, src_id)
+		SELECT $1, org, $3, $4 FROM unnest($2::text[]) org ON CONFLICT DO NOTHING`,
+		v.PatientID, v.Relations, v.Type, v.ID)
 }
 
 // History returns a page of the change log, newest first.

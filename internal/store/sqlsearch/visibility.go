@@ -30,8 +30,11 @@ func restrictTo(v *search.Visibility) func(alias string, arg func(any) string) s
 		if v.NonPatient {
 			or = append(or, alias+".type IN "+nonPatientTypes)
 		}
-		if v.Patient != nil {
-			or = append(or, sharedRecords(alias, arg, v.Patient))
+		if v.Shared != nil {
+			or = append(or, sharedPatients(alias, arg, v.Shared))
+		}
+		for _, p := range v.Patients {
+			or = append(or, sharedRecords(alias, arg, p))
 		}
 		if len(or) == 0 {
 			return "1 = 0"
@@ -64,7 +67,8 @@ func inList(col string, arg func(any) string, values []string) string {
 // patient that the access model shares with the caller, in the order
 // search.PatientVisibility documents.
 func sharedRecords(a string, arg func(any) string, p *search.PatientVisibility) string {
-	conds := []string{a + ".patient_id = " + arg(p.PatientID), a + ".type <> 'AuditEvent'"}
+	pid := arg(p.PatientID)
+	conds := []string{a + ".patient_id = " + pid, a + ".type <> 'AuditEvent'"}
 	if p.HideSensitive {
 		conds = append(conds, "NOT "+a+".sensitive")
 	}
@@ -95,17 +99,75 @@ func sharedRecords(a string, arg func(any) string, p *search.PatientVisibility) 
 		c.WriteString(" ELSE 1 = 1 END")
 		conds = append(conds, c.String())
 	}
-	source := []string{inList(a+".source", arg, p.Sources)}
-	if p.GPTypes != nil {
-		source = append(source, "("+a+".source <> 'gp' OR "+inList(a+".type", arg, p.GPTypes)+")")
+	conds = append(conds, "("+a+".type = 'Patient' OR "+sourceRule(a, arg, pid, p.Sources, p.GPTypes, p.GPRecentEncountersOnly)+")")
+	return "(" + strings.Join(conds, " AND ") + ")"
+}
+
+// sourceRule compiles the restricted view of the GP record (access model,
+// section 5) for records of the patient whose id the SQL expression patient
+// gives: only records from sources, GP records only of gpTypes (nil: any),
+// and GP Encounters only the patient's three most recent by period.start
+// when recentOnly.
+func sourceRule(a string, arg func(any) string, patient string, sources, gpTypes []string, recentOnly bool) string {
+	rule := []string{inList(a+".source", arg, sources)}
+	if gpTypes != nil {
+		rule = append(rule, "("+a+".source <> 'gp' OR "+inList(a+".type", arg, gpTypes)+")")
 	}
-	if p.GPRecentEncountersOnly {
-		// The patient's three most recent GP Encounters by period.start.
-		source = append(source, "("+a+".source <> 'gp' OR "+a+".type <> 'Encounter' OR "+a+".id IN ("+
+	if recentOnly {
+		rule = append(rule, "("+a+".source <> 'gp' OR "+a+".type <> 'Encounter' OR "+a+".id IN ("+
 			"SELECT e.id FROM resources e JOIN idx_date d ON d.res_type = e.type AND d.res_id = e.id AND d.param = 'date'"+
-			" WHERE e.type = 'Encounter' AND e.patient_id = "+arg(p.PatientID)+" AND e.source = 'gp' AND NOT e.deleted"+
+			" WHERE e.type = 'Encounter' AND e.patient_id = "+patient+" AND e.source = 'gp' AND NOT e.deleted"+
 			" ORDER BY d.lo DESC LIMIT 3))")
 	}
-	conds = append(conds, "("+a+".type = 'Patient' OR ("+strings.Join(source, " AND ")+"))")
+	return "(" + strings.Join(rule, " AND ") + ")"
+}
+
+// odsSystem is the identifier system of ODS organisation codes.
+const odsSystem = "https://fhir.nhs.uk/Id/ods-organization-code"
+
+// related is the predicate that the organisation whose ODS code the SQL
+// expression org gives has a care relationship with the patient whose id
+// the SQL expression patient gives: through the care relations resources
+// state (an Organization/<id> reference counts when that Organization
+// carries the ODS code), or by owning a record of the patient.
+func related(patient, org string, arg func(any) string) string {
+	return "(EXISTS (SELECT 1 FROM care_relations vis_cr WHERE vis_cr.patient_id = " + patient + " AND (vis_cr.org = " + org +
+		" OR vis_cr.org IN (SELECT 'Organization/' || vis_ot.res_id FROM idx_token vis_ot WHERE vis_ot.res_type = 'Organization'" +
+		" AND vis_ot.param = 'identifier' AND vis_ot.system = " + arg(odsSystem) + " AND vis_ot.code = " + org + ")))" +
+		" OR EXISTS (SELECT 1 FROM resources vis_own WHERE vis_own.patient_id = " + patient + " AND vis_own.owner = " + org + "))"
+}
+
+// sharedPatients compiles SharedVisibility: records of the patients the
+// caller's organisation has a care relationship with, through the care
+// relations resources state or by owning a record of the patient (related),
+// unless the patient has a Consent resource (judged patient by
+// patient instead), narrowed by the caller's view.
+func sharedPatients(a string, arg func(any) string, v *search.SharedVisibility) string {
+	org := arg(v.Organization)
+	conds := []string{
+		a + ".patient_id <> ''",
+		a + ".type <> 'AuditEvent'",
+		related(a+".patient_id", org, arg),
+		"NOT EXISTS (SELECT 1 FROM resources vis_cs WHERE vis_cs.patient_id = " + a + ".patient_id AND vis_cs.type = 'Consent' AND NOT vis_cs.deleted)",
+	}
+	if v.HideSensitive {
+		conds = append(conds, "NOT "+a+".sensitive")
+	}
+	conds = append(conds, "("+a+".type = 'Patient' OR "+sourceRule(a, arg, a+".patient_id", v.Sources, v.GPTypes, v.GPRecentEncountersOnly)+")")
 	return "(" + strings.Join(conds, " AND ") + ")"
+}
+
+// ConsentedPatients returns the query, and its arguments, for the ids of
+// up to limit patients, in id order, who have a Consent resource and with
+// whom org has a care relationship that SharedVisibility would count: the
+// patients whose records a search across patients must judge one by one.
+func ConsentedPatients(d Dialect, org string, limit int) (string, []any) {
+	var args []any
+	arg := func(v any) string {
+		args = append(args, v)
+		return d.Placeholder(len(args))
+	}
+	q := "SELECT DISTINCT c.patient_id FROM resources c WHERE c.type = 'Consent' AND NOT c.deleted AND c.patient_id <> '' AND " +
+		related("c.patient_id", arg(org), arg) + " ORDER BY c.patient_id LIMIT " + arg(limit)
+	return q, args
 }

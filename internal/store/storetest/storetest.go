@@ -68,6 +68,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"HistoryIsCommitOrdered", testHistoryIsCommitOrdered},
 		{"HistoryPagingWhileWriting", testHistoryPagingWhileWriting},
 		{"LockThenMatch", testLockThenMatch},
+		{"ConsentedPatients", testConsentedPatients},
 		{"AuditTrail", testAuditTrail},
 		{"AuditInWriteTransaction", testAuditInWriteTransaction},
 		{"Ready", testReady},

@@ -1,0 +1,2 @@
+DROP INDEX resources_patient_owner;
+DROP TABLE care_relations;

@@ -91,6 +91,9 @@ func (e *Enforcer) odsOf(ctx context.Context, ref reference, cache map[string]st
 // (access model, section 3): the organisations with a care relationship and
 // the patient's active privacy consents.
 func (e *Enforcer) PatientContext(ctx context.Context, patientID string) (*PatientContext, error) {
+	if pc, ok := cachedContext(ctx, patientID); ok {
+		return pc, nil
+	}
 	pc := &PatientContext{PatientID: patientID, Relationships: map[string]bool{}}
 	orgs := map[string]string{}
 	relate := func(refs ...reference) {
@@ -138,6 +141,7 @@ func (e *Enforcer) PatientContext(ctx context.Context, patientID string) (*Patie
 		pc.Consents = append(pc.Consents, c)
 	}
 	delete(pc.Relationships, "")
+	cacheContext(ctx, pc)
 	return pc, nil
 }
 

@@ -31,6 +31,12 @@ const (
 	InteractionTransaction     Interaction = "transaction"
 )
 
+// ReadOnly reports whether the interaction only reads: a request that
+// writes may change what the access model decides in its course.
+func (in Interaction) ReadOnly() bool {
+	return needs[in]&(permCreate|permUpdate|permDelete) == 0 && in != InteractionBatch && in != InteractionTransaction
+}
+
 // permissions is a set of SMART v2 permission letters, the common ground
 // of v1 and v2 scopes.
 type permissions uint8

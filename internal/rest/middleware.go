@@ -132,6 +132,11 @@ func (s *Server) interaction(in access.Interaction, h handlerFunc) http.HandlerF
 			r = r.WithContext(context.WithValue(r.Context(), infoKey, info))
 		}
 		info.interaction = string(in)
+		if in.ReadOnly() {
+			// A request that only reads may reuse the patient contexts it
+			// gathers: nothing it does can change them.
+			r = r.WithContext(access.WithPatientContextCache(r.Context()))
+		}
 		buf := &bufferedWriter{header: w.Header()}
 		ar, err := s.authorize(r, in)
 		if err == nil {

@@ -158,12 +158,22 @@ func with(v url.Values, k, val string) url.Values {
 // recent GP Encounters by period.start (the same rule the search
 // visibility compiles to SQL).
 func (e *Enforcer) recentGPEncounter(ctx context.Context, enc fhir.Resource) (bool, error) {
+	recent, err := e.recentGPEncounters(ctx, enc.PatientID)
+	return slices.Contains(recent, enc.ID), err
+}
+
+// recentGPEncounters returns the ids of the patient's three most recent GP
+// Encounters by period.start.
+func (e *Enforcer) recentGPEncounters(ctx context.Context, patientID string) ([]string, error) {
+	if ids, ok := cachedRecent(ctx, patientID); ok {
+		return ids, nil
+	}
 	all, err := e.find(ctx, "Encounter", url.Values{
-		"patient": {"Patient/" + enc.PatientID},
+		"patient": {"Patient/" + patientID},
 		"_tag":    {RecordSourceSystem + "|" + RecordSourceGP},
 	})
 	if err != nil {
-		return false, err
+		return nil, err
 	}
 	type started struct {
 		id    string
@@ -180,12 +190,12 @@ func (e *Enforcer) recentGPEncounter(ctx context.Context, enc fhir.Resource) (bo
 		encs = append(encs, started{r.ID, parseStart(body.Period.Start)})
 	}
 	sort.SliceStable(encs, func(i, j int) bool { return encs[i].start.After(encs[j].start) })
+	var ids []string
 	for i := 0; i < len(encs) && i < 3; i++ {
-		if encs[i].id == enc.ID {
-			return true, nil
-		}
+		ids = append(ids, encs[i].id)
 	}
-	return false, nil
+	cacheRecent(ctx, patientID, ids)
+	return ids, nil
 }
 
 // parseStart reads a FHIR date or dateTime; an unreadable one sorts first
@@ -233,6 +243,14 @@ func (e *Enforcer) Filter(ctx context.Context, c *Caller, rs []fhir.Resource) ([
 	restrictions := map[string]*PatientRestriction{}
 	var out []fhir.Resource
 	for _, res := range rs {
+		if c.CareRole != CareRoleAuditor && res.Type != "AuditEvent" &&
+			((c.Organization != "" && res.Owner == c.Organization) || !r4.InPatientCompartment(res.Type)) {
+			// Allows' first rules, decided without classifying the
+			// resource: its owner's own records, and resources that are
+			// not patient data.
+			out = append(out, res)
+			continue
+		}
 		rec, err := e.Record(ctx, res)
 		if err != nil {
 			return nil, false, err

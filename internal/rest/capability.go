@@ -74,6 +74,8 @@ func (s *Server) surface(started time.Time) api.Surface {
 			ConditionalRead:  "full-support",
 		})
 	}
+	sf.Operations = append(sf.Operations, everythingOperation)
+	sf.Operations = append(sf.Operations, summaryOperation)
 	return sf
 }
 

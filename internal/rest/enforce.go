@@ -1,12 +1,14 @@
 package rest
 
 import (
+	"log/slog"
 	"net/http"
 	"time"
 
 	"github.com/sharedcare/sharedcare/internal/access"
 	"github.com/sharedcare/sharedcare/internal/fhir"
 	"github.com/sharedcare/sharedcare/internal/search"
+	"github.com/sharedcare/sharedcare/internal/store"
 )
 
 // suppressedIssue is the warning a searchset carries when the access model
@@ -179,6 +181,51 @@ func (s *Server) withheld(r *http.Request, q *search.Query, visibleTotal *int) (
 	}
 	visible, err := count(q.Visibility)
 	return all > visible, err
+}
+
+// skipSQLVisibility turns the searches' SQL visibility off, so that tests
+// can show that recheck alone still withholds what the access model
+// withholds. Nothing but such a test sets it.
+var skipSQLVisibility = false
+
+// recheck is the safety net behind the SQL visibility (access model,
+// section 7): it asks the policy, in Go, about every resource a search
+// returned, and removes any it withholds. Such a resource means the SQL and
+// the policy disagree, which is a bug: it is logged as an error, and the
+// searchset says items were withheld (its total may then count them).
+func (s *Server) recheck(r *http.Request, page *store.SearchPage) (bool, error) {
+	if !accessChecks {
+		return false, nil
+	}
+	var caught []string
+	keep := func(rs []fhir.Resource) ([]fhir.Resource, error) {
+		visible, withheld, err := s.filter(r, rs)
+		if err != nil || !withheld {
+			return rs, err
+		}
+		kept := map[string]bool{}
+		for _, v := range visible {
+			kept[v.Ref()] = true
+		}
+		for _, res := range rs {
+			if !kept[res.Ref()] {
+				caught = append(caught, res.Ref())
+			}
+		}
+		return visible, nil
+	}
+	var err error
+	if page.Matches, err = keep(page.Matches); err != nil {
+		return false, err
+	}
+	if page.Included, err = keep(page.Included); err != nil {
+		return false, err
+	}
+	if len(caught) > 0 {
+		s.log.ErrorContext(r.Context(), "the access policy withheld resources that the search's SQL visibility returned",
+			slog.String("request_id", requestID(r.Context())), slog.Any("resources", caught))
+	}
+	return len(caught) > 0, nil
 }
 
 // gate applies the patient gate to a request about patientID.

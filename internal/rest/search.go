@@ -76,6 +76,9 @@ func (s *Server) search(w http.ResponseWriter, r *http.Request, typ, path string
 	if q.Visibility, err = s.patientVisibility(r, q); err != nil {
 		return err
 	}
+	if skipSQLVisibility {
+		q.Visibility = nil
+	}
 	page, err := s.store.Search(r.Context(), q)
 	if err != nil {
 		return err
@@ -84,7 +87,11 @@ func (s *Server) search(w http.ResponseWriter, r *http.Request, typ, path string
 	if err != nil {
 		return err
 	}
-	if suppressed {
+	caught, err := s.recheck(r, &page)
+	if err != nil {
+		return err
+	}
+	if suppressed || caught {
 		warnings = append(warnings, suppressedIssue)
 	}
 	b := bundle{

@@ -21,7 +21,7 @@ func (b *builder) statement(sql string) (Statement, error) {
 // resourceColumns are the columns of resources a page reads, and
 // matchColumns those Match reads.
 const (
-	resourceColumns = "type, id, version, last_updated, raw, owner"
+	resourceColumns = "type, id, version, last_updated, raw, owner, patient_id"
 	matchColumns    = "type, id, version, last_updated"
 )
 

@@ -165,7 +165,7 @@ func readRows(ctx context.Context, db Querier, d Dialect, st Statement, nkeys in
 		var lastUpdated any
 		dest := []any{&r.res.Type, &r.res.ID, &r.res.VersionID, &lastUpdated}
 		if full {
-			dest = append(dest, &r.res.Raw, &r.res.Owner)
+			dest = append(dest, &r.res.Raw, &r.res.Owner, &r.res.PatientID)
 		}
 		r.keys = make([]*string, nkeys)
 		for i := range r.keys {

@@ -5,6 +5,8 @@
 //	sharedcare token      mint a dev auth token
 //	sharedcare audit verify  check the audit trail's hash chain
 //	sharedcare migrate-store copy the embedded store into an empty Postgres database
+//	sharedcare reindex    rebuild the search index and access labels in place
+//	sharedcare import     bulk-load Bundles and NDJSON files
 package main
 
 import (
@@ -37,6 +39,10 @@ commands:
   audit verify  recompute the audit trail's hash chain; name the first broken link
   migrate-store copy the embedded store into an empty Postgres database
                 (see sharedcare migrate-store -h)
+  reindex       rebuild the search index, labels and care relations of the
+                current versions in place (see sharedcare reindex -h)
+  import        bulk-load transaction Bundles and NDJSON files as one source
+                (see sharedcare import -h)
 `
 
 // run is the whole program, with its environment passed in so that tests can
@@ -57,6 +63,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return migrateCmd(ctx, args[1:], getenv, stderr)
 	case "migrate-store":
 		return migrateStoreCmd(ctx, args[1:], getenv, stdout, stderr)
+	case "reindex":
+		return reindexCmd(ctx, args[1:], getenv, stdout, stderr)
+	case "import":
+		return importCmd(ctx, args[1:], getenv, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

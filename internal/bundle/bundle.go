@@ -83,6 +83,31 @@ type Processor struct {
 	// Base is the server's FHIR base URL: absolute entry URLs under it
 	// name local resources.
 	Base string
+	// Loader, when set, processes bundles for the bulk importer rather
+	// than for a client (see Loader). The REST API leaves it nil.
+	Loader Loader
+}
+
+// Loader adapts processing to bulk loading (internal/ingest), where a
+// bundle may be loaded again after an interruption and must then change
+// nothing. A POST entry creates its resource under the id its source gave
+// it; when that id is stored already, the entry is written as an update,
+// which the Backend's options make a no-op for unchanged content
+// (record.Options.SkipUnchanged). A transaction is first tried as plain
+// creates, which on Postgres cost one round trip, and only after a
+// conflict (something is stored already) again with a read of each
+// resource.
+type Loader interface {
+	// SourceID returns the id that a POST entry of type typ with fullURL
+	// creates (a urn:uuid: names its resource for good), or "" for a new
+	// server id.
+	SourceID(typ, fullURL string) string
+	// IfNoneExist returns the criteria that make a POST entry without
+	// ifNoneExist a conditional create, or "".
+	IfNoneExist(typ string, resource json.RawMessage) string
+	// Committed is told the result of each write entry (by its index in
+	// the bundle) once its transaction has committed.
+	Committed(index int, res record.Result)
 }
 
 type rawBundle struct {
@@ -108,6 +133,8 @@ type entry struct {
 	// Set while the transaction runs (and reset when it is retried).
 	body     json.RawMessage // resource with references rewritten
 	target   string          // the id the entry writes
+	sourceID bool            // target is the id the Loader gave a POST entry
+	stored   bool            // ... and a resource with that id is stored already
 	matched  bool            // a conditional create found its resource: nothing to write
 	result   record.Result
 	response Answer
@@ -235,6 +262,9 @@ func (p *Processor) parse(e *entry) error {
 		return fhir.Errorf(fhir.KindInvalid, "invalid",
 			"a %s entry's request.url is [type]/[id] or [type]?[criteria], not %q", e.req.Method, e.req.URL)
 	}
+	if e.req.Method == http.MethodPost && e.req.IfNoneExist == "" && p.Loader != nil {
+		e.req.IfNoneExist = p.Loader.IfNoneExist(e.typ, e.resource)
+	}
 	if e.req.Method == http.MethodPost || e.req.Method == http.MethodPut {
 		if len(e.resource) == 0 {
 			return fhir.Errorf(fhir.KindInvalid, "required", "a %s entry needs a resource", e.req.Method)
@@ -348,15 +378,26 @@ func (p *Processor) transaction(ctx context.Context, es []*entry, b Backend, ret
 		}
 	}
 	if len(writes) > 0 {
-		err := p.Store.Write(ctx, func(tx store.Tx) error {
-			return p.write(ctx, tx, writes, b)
-		})
+		// With a Loader, any attempt after the first (the store's retry
+		// after a conflict, or ours below) reads what is stored.
+		attempts := 0
+		write := func(tx store.Tx) error {
+			attempts++
+			return p.write(ctx, tx, writes, b, p.Loader != nil && attempts > 1)
+		}
+		err := p.Store.Write(ctx, write)
+		if err != nil && p.Loader != nil && attempts == 1 && fhir.KindOf(err) == fhir.KindConflict {
+			err = p.Store.Write(ctx, write)
+		}
 		if err != nil {
 			return err
 		}
 		for _, e := range writes {
 			if err := p.answer(ctx, e, ret); err != nil {
 				return atEntry(e, err)
+			}
+			if p.Loader != nil {
+				p.Loader.Committed(e.index, e.result)
 			}
 		}
 	}
@@ -369,12 +410,13 @@ func (p *Processor) transaction(ctx context.Context, es []*entry, b Backend, ret
 }
 
 // write is the body of a transaction's store write. The store may run it
-// again after a conflict, so it starts from the entries as parsed.
-func (p *Processor) write(ctx context.Context, tx store.Tx, writes []*entry, b Backend) error {
+// again after a conflict, so it starts from the entries as parsed. careful
+// makes a POST entry with a source id an update (see Loader).
+func (p *Processor) write(ctx context.Context, tx store.Tx, writes []*entry, b Backend, careful bool) error {
 	ids := map[string]string{}     // placeholder fullUrl -> Type/id
 	written := map[string]*entry{} // Type/id -> the entry that writes it
 	for _, e := range writes {
-		e.body, e.target, e.matched, e.result = e.resource, "", false, record.Result{}
+		e.body, e.target, e.sourceID, e.stored, e.matched, e.result = e.resource, "", false, false, false, record.Result{}
 	}
 	// Deletes come first, so that what follows sees their effect.
 	for _, e := range writes {
@@ -413,7 +455,7 @@ func (p *Processor) write(ctx context.Context, tx store.Tx, writes []*entry, b B
 		if err := p.rewrite(ctx, tx, e, ids, b); err != nil {
 			return atEntry(e, err)
 		}
-		if err := p.put(ctx, tx, e, b); err != nil {
+		if err := p.put(ctx, tx, e, b, careful); err != nil {
 			return atEntry(e, err)
 		}
 	}
@@ -445,7 +487,7 @@ func (p *Processor) target(ctx context.Context, tx store.Tx, e *entry, b Backend
 	if e.id != "" || criteria == "" {
 		e.target = e.id
 		if e.target == "" {
-			e.target = record.NewID()
+			e.target = p.newID(e)
 		}
 		return nil
 	}
@@ -461,8 +503,14 @@ func (p *Processor) target(ctx context.Context, tx store.Tx, e *entry, b Backend
 	case http.MethodPost:
 		switch len(m) {
 		case 0:
-			e.target = record.NewID()
+			e.target = p.newID(e)
 		case 1:
+			if p.Loader != nil && m[0].ID == p.Loader.SourceID(e.typ, e.fullURL) {
+				// The entry's own earlier load: written again as an
+				// update, so that a changed resource gets its change.
+				e.target, e.sourceID, e.stored = m[0].ID, true, true
+				break
+			}
 			e.target, e.matched = m[0].ID, true
 			e.result = record.Result{Resource: m[0], Unchanged: true}
 		default:
@@ -481,6 +529,18 @@ func (p *Processor) target(ctx context.Context, tx store.Tx, e *entry, b Backend
 		}
 	}
 	return err
+}
+
+// newID returns the id a POST entry creates: its source's (Loader), or a
+// new one.
+func (p *Processor) newID(e *entry) string {
+	if p.Loader != nil {
+		if id := p.Loader.SourceID(e.typ, e.fullURL); id != "" {
+			e.sourceID = true
+			return id
+		}
+	}
+	return record.NewID()
 }
 
 // rewrite replaces, in the entry's resource, every reference to a
@@ -535,11 +595,15 @@ func countWord(n int) string {
 }
 
 // put writes a create, update or patch entry.
-func (p *Processor) put(ctx context.Context, tx store.Tx, e *entry, b Backend) error {
+func (p *Processor) put(ctx context.Context, tx store.Tx, e *entry, b Backend, careful bool) error {
 	o := b.Options(e.req.IfMatch)
 	var err error
 	switch e.req.Method {
 	case http.MethodPost:
+		if e.sourceID && (careful || e.stored) {
+			e.result, err = p.Records.UpdateTx(ctx, tx, e.typ, e.target, e.body, o)
+			break
+		}
 		e.result, err = p.Records.CreateTx(ctx, tx, e.typ, e.target, e.body, o)
 	case http.MethodPut:
 		e.result, err = p.Records.UpdateTx(ctx, tx, e.typ, e.target, e.body, o)

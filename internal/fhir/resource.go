@@ -6,6 +6,8 @@ import (
 	"regexp"
 	"strconv"
 	"time"
+
+	"github.com/sharedcare/sharedcare/internal/fhir/jsonscan"
 )
 
 // Resource is one version of a stored resource: the envelope the store keeps
@@ -53,31 +55,34 @@ type Member struct {
 
 // Object decodes a JSON object into its members in document order. It keeps
 // every value's bytes as they were, so that rewriting one member leaves the
-// rest of the document untouched.
+// rest of the document untouched. It checks the whole document, then
+// splits it with a byte scanner: on every write (Stamp) and every
+// transaction entry (reference rewriting), the token decoder it replaced
+// cost three times as long.
 func Object(raw []byte) ([]Member, error) {
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	tok, err := dec.Token()
-	if err != nil {
-		return nil, err
+	if !json.Valid(raw) {
+		var v any
+		return nil, json.Unmarshal(raw, &v)
 	}
-	if d, ok := tok.(json.Delim); !ok || d != '{' {
+	// The members are slices of one copy, not of the caller's buffer.
+	raw = bytes.Clone(raw)
+	i := jsonscan.SkipSpace(raw, 0)
+	if raw[i] != '{' {
 		return nil, &json.UnmarshalTypeError{Value: "non-object", Type: nil}
 	}
 	var out []Member
-	for dec.More() {
-		tok, err := dec.Token()
-		if err != nil {
-			return nil, err
+	for i = jsonscan.SkipSpace(raw, i+1); raw[i] != '}'; {
+		end, _ := jsonscan.SkipString(raw, i)
+		key := string(raw[i+1 : end-1])
+		if bytes.IndexByte(raw[i:end], '\\') >= 0 {
+			_ = json.Unmarshal(raw[i:end], &key)
 		}
-		key, _ := tok.(string)
-		var v json.RawMessage
-		if err := dec.Decode(&v); err != nil {
-			return nil, err
+		i = jsonscan.SkipSpace(raw, jsonscan.SkipSpace(raw, end)+1) // past ':'
+		vend, _ := jsonscan.SkipValue(raw, i)
+		out = append(out, Member{Key: key, Value: json.RawMessage(raw[i:vend:vend])})
+		if i = jsonscan.SkipSpace(raw, vend); raw[i] == ',' {
+			i = jsonscan.SkipSpace(raw, i+1)
 		}
-		out = append(out, Member{Key: key, Value: v})
-	}
-	if _, err := dec.Token(); err != nil {
-		return nil, err
 	}
 	return out, nil
 }

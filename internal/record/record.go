@@ -16,7 +16,6 @@ import (
 
 	"github.com/sharedcare/sharedcare/internal/access"
 	"github.com/sharedcare/sharedcare/internal/fhir"
-	"github.com/sharedcare/sharedcare/internal/searchparam"
 	"github.com/sharedcare/sharedcare/internal/store"
 	"github.com/sharedcare/sharedcare/internal/validate"
 )
@@ -137,24 +136,12 @@ func (s *Service) put(ctx context.Context, tx store.Tx, typ, id string, body []b
 		return fhir.Resource{}, fhir.Errorf(fhir.KindInvalid, "structure", "body is not a JSON object: %v", err)
 	}
 	r := fhir.Resource{Type: typ, ID: id, VersionID: prev + 1, LastUpdated: now, Raw: raw, Owner: o.Owner}
-	index, err := searchparam.Extract(typ, raw)
+	d, err := Derive(typ, raw, s.Codes)
 	if err != nil {
 		return r, err
 	}
-	if refs := searchparam.PatientRefsFromValues(typ, index); len(refs) > 0 {
-		r.PatientID = refs[0]
-	}
-	codes := s.Codes
-	if codes == nil {
-		codes = access.DefaultSensitiveCodes()
-	}
-	l := access.Classify(typ, raw, codes)
-	labels := store.AccessLabels{Source: l.Source, Sensitive: l.Sensitive, Security: l.SecurityLabels}
-	v := store.Version{Resource: r, Index: index, Labels: labels, StatesRelations: access.StatesRelations(typ)}
-	if v.StatesRelations {
-		v.Relations = access.Relations(typ, raw)
-	}
-	return r, tx.Put(ctx, v)
+	v := d.Version(r)
+	return v.Resource, tx.Put(ctx, v)
 }
 
 // Create stores body as a new resource of type typ with a server-assigned id.

@@ -43,6 +43,17 @@ type Store interface {
 	// relationship that search.SharedVisibility counts: the patients a
 	// search across patients judges one by one.
 	ConsentedPatients(ctx context.Context, org string, limit int) ([]string, error)
+	// Reindex rewrites, in one transaction, the derived data of up to
+	// limit current, not deleted resources of type typ (every type when
+	// empty) that follow after in (type, id) order: their search index
+	// rows, patient, access labels and care relations become what derive
+	// returns for them. It creates no version and changes neither the
+	// history, lastUpdated nor the audit trail. The resources are locked
+	// against concurrent writers until it commits, so that a resource
+	// updated meanwhile keeps the index of its newest version. It returns
+	// the key of the last resource it rewrote (after when none) and how
+	// many it rewrote; fewer than limit means there are no more.
+	Reindex(ctx context.Context, typ string, after ResourceKey, limit int, derive func(fhir.Resource) (Version, error)) (next ResourceKey, n int, err error)
 	// Auditor keeps the audit trail beside the records.
 	Auditor
 	// Ready reports an error when the database is unreachable or its schema
@@ -75,6 +86,15 @@ type Tx interface {
 	// committed before the lock was granted.
 	Match(ctx context.Context, q *search.Query, limit int) ([]fhir.Resource, error)
 }
+
+// ResourceKey names a resource: the position of a resource in the (type,
+// id) order that Reindex walks. The zero key comes before every resource.
+type ResourceKey struct {
+	Type, ID string
+}
+
+// String returns the key as Type/id, as `sharedcare reindex --after` takes it.
+func (k ResourceKey) String() string { return k.Type + "/" + k.ID }
 
 // Version is a new version of a resource as written by Tx.Put.
 type Version struct {

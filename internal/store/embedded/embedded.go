@@ -423,7 +423,7 @@ func (t *tx) put(ctx context.Context, v store.Version) error {
 		append(args, v.Labels.Source, v.Labels.Sensitive, v.Labels.Joined())...); err != nil {
 		return fmt.Errorf("embedded: put %s/%s: %w", v.Type, v.ID, err)
 	}
-	if err := t.putIndex(ctx, v); err != nil {
+	if err := t.putIndex(ctx, v, v.VersionID > 1); err != nil {
 		if number, taken := t.nhsNumberTaken(ctx, v, err); taken != "" {
 			return store.NHSNumberTaken(number, taken)
 		}

@@ -99,9 +99,11 @@ func (s *Store) prepareIndex(ctx context.Context) error {
 	return nil
 }
 
-// putIndex replaces the index rows of v's resource with v.Index.
-func (t *tx) putIndex(ctx context.Context, v store.Version) error {
-	if v.VersionID > 1 {
+// putIndex replaces the index rows of v's resource with v.Index. replace
+// says whether the resource may have rows to delete first: not when v is
+// its first version.
+func (t *tx) putIndex(ctx context.Context, v store.Version, replace bool) error {
+	if replace {
 		for _, is := range t.s.index {
 			if _, err := t.stmt(ctx, is.delete).ExecContext(ctx, v.Type, v.ID); err != nil {
 				return err

@@ -20,9 +20,8 @@ import (
 	"io"
 	"time"
 
-	"github.com/sharedcare/sharedcare/internal/access"
 	"github.com/sharedcare/sharedcare/internal/fhir"
-	"github.com/sharedcare/sharedcare/internal/searchparam"
+	"github.com/sharedcare/sharedcare/internal/record"
 	"github.com/sharedcare/sharedcare/internal/store"
 )
 
@@ -177,10 +176,10 @@ func Copy(ctx context.Context, src Source, dst Destination, o Options) (Stats, e
 	return st, nil
 }
 
-// indexed returns the current versions with the search index values and
-// access labels a write of each would store: none for a deletion. The
-// labels are classified with the default sensitive code set, as the
-// server's writes are.
+// indexed returns the current versions with the derived data (search
+// index, patient, access labels, care relations) a write of each would
+// store (record.Derive): none for a deletion. The labels are classified
+// with the default sensitive code set, as the server's writes are.
 func indexed(current []fhir.Resource) ([]store.Version, error) {
 	versions := make([]store.Version, len(current))
 	for i, r := range current {
@@ -188,17 +187,11 @@ func indexed(current []fhir.Resource) ([]store.Version, error) {
 		if r.Deleted {
 			continue
 		}
-		index, err := searchparam.Extract(r.Type, r.Raw)
+		v, err := record.DeriveVersion(r, nil)
 		if err != nil {
 			return nil, fmt.Errorf("index %s version %d: %w", r.Ref(), r.VersionID, err)
 		}
-		l := access.Classify(r.Type, r.Raw, access.DefaultSensitiveCodes())
-		versions[i].Index = index
-		versions[i].Labels = store.AccessLabels{Source: l.Source, Sensitive: l.Sensitive, Security: l.SecurityLabels}
-		if access.StatesRelations(r.Type) {
-			versions[i].StatesRelations = true
-			versions[i].Relations = access.Relations(r.Type, r.Raw)
-		}
+		versions[i] = v
 	}
 	return versions, nil
 }

@@ -336,6 +336,12 @@ func queueRelations(b *pgx.Batch, v store.Version) {
 	if v.VersionID > 1 {
 		b.Queue(`DELETE FROM care_relations WHERE src_type = $1 AND src_id = $2`, v.Type, v.ID)
 	}
+	queueRelationRows(b, v)
+}
+
+// queueRelationRows adds the care relationships v states to those its
+// resource has: what queueRelations writes once the old ones are gone.
+func queueRelationRows(b *pgx.Batch, v store.Version) {
 	if v.Deleted || v.PatientID == "" || len(v.Relations) == 0 {
 		return
 	}

@@ -69,6 +69,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"HistoryPagingWhileWriting", testHistoryPagingWhileWriting},
 		{"LockThenMatch", testLockThenMatch},
 		{"ConsentedPatients", testConsentedPatients},
+		{"Reindex", testReindex},
 		{"AuditTrail", testAuditTrail},
 		{"AuditInWriteTransaction", testAuditInWriteTransaction},
 		{"Ready", testReady},

@@ -207,6 +207,12 @@ func (x *indexBatch) rows() int {
 // as text and are cast in SQL, exactly as on the write path.
 func (x *indexBatch) queue() *pgx.Batch {
 	b := &pgx.Batch{}
+	x.queueInto(b)
+	return b
+}
+
+// queueInto queues the INSERTs of queue on b.
+func (x *indexBatch) queueInto(b *pgx.Batch) {
 	if k := x.strKey; len(k.typ) > 0 {
 		b.Queue(`INSERT INTO idx_string (res_type, res_id, patient_id, param, value, norm, grp)
 			SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::int[])`,
@@ -242,5 +248,4 @@ func (x *indexBatch) queue() *pgx.Batch {
 			SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::int[])`,
 			k.typ, k.id, k.patient, x.uriParam, x.uriValue, x.uriGrp)
 	}
-	return b
 }

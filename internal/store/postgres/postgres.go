@@ -224,6 +224,7 @@ func (s *Store) write(ctx context.Context, fn func(store.Tx) error) (err error) 
 		return t.err
 	}
 	if t.t == nil {
+		t.queueCreated()
 		if t.batch.Len() == 0 {
 			return nil
 		}
@@ -258,6 +259,10 @@ type tx struct {
 	batch *pgx.Batch
 	// err is the first refused Put: the write fails even if fn ignores it.
 	err error
+	// created holds the first versions of new resources until the next
+	// statement that must follow them, so that a transaction creating many
+	// resources writes each table once (queueCreated).
+	created []store.Version
 }
 
 // begin opens the database transaction and sends any queued writes in it.
@@ -273,6 +278,7 @@ func (t *tx) begin(ctx context.Context) error {
 }
 
 func (t *tx) flush(ctx context.Context) error {
+	t.queueCreated()
 	if t.batch.Len() == 0 {
 		return nil
 	}
@@ -302,30 +308,70 @@ func (t *tx) Put(ctx context.Context, v store.Version) error {
 			v.Type, v.ID, v.VersionID)
 		return t.err
 	}
+	if v.VersionID == 1 {
+		t.created = append(t.created, v)
+		return nil
+	}
+	t.queueCreated()
 	b := t.batch
 	b.Queue(`INSERT INTO resource_history (type, id, version, patient_id, last_updated, deleted, raw, owner)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
 		v.Type, v.ID, v.VersionID, v.PatientID, v.LastUpdated, v.Deleted, v.Raw, v.Owner)
-	if v.VersionID == 1 {
-		b.Queue(`INSERT INTO resources (type, id, version, patient_id, last_updated, deleted, raw, owner, source, sensitive, sec_labels)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
-			v.Type, v.ID, v.VersionID, v.PatientID, v.LastUpdated, v.Deleted, v.Raw, v.Owner,
-			v.Labels.Source, v.Labels.Sensitive, v.Labels.Joined())
-	} else {
-		// The version check runs in the database, so that a gap aborts the
-		// transaction even when the batch runs as an implicit one.
-		b.Queue(`WITH u AS (
-				UPDATE resources SET version = $3, patient_id = $4, last_updated = $5, deleted = $6, raw = $7, owner = $8,
-					source = $10, sensitive = $11, sec_labels = $12
-				WHERE type = $1 AND id = $2 AND version = $3 - 1 RETURNING 1)
-			SELECT sharedcare_conflict(EXISTS (SELECT 1 FROM u), $9)`,
-			v.Type, v.ID, v.VersionID, v.PatientID, v.LastUpdated, v.Deleted, v.Raw, v.Owner,
-			fmt.Sprintf("%s/%s is not at version %d: version %d cannot follow it", v.Type, v.ID, v.VersionID-1, v.VersionID),
-			v.Labels.Source, v.Labels.Sensitive, v.Labels.Joined())
-	}
+	// The version check runs in the database, so that a gap aborts the
+	// transaction even when the batch runs as an implicit one.
+	b.Queue(`WITH u AS (
+			UPDATE resources SET version = $3, patient_id = $4, last_updated = $5, deleted = $6, raw = $7, owner = $8,
+				source = $10, sensitive = $11, sec_labels = $12
+			WHERE type = $1 AND id = $2 AND version = $3 - 1 RETURNING 1)
+		SELECT sharedcare_conflict(EXISTS (SELECT 1 FROM u), $9)`,
+		v.Type, v.ID, v.VersionID, v.PatientID, v.LastUpdated, v.Deleted, v.Raw, v.Owner,
+		fmt.Sprintf("%s/%s is not at version %d: version %d cannot follow it", v.Type, v.ID, v.VersionID-1, v.VersionID),
+		v.Labels.Source, v.Labels.Sensitive, v.Labels.Joined())
 	queueIndex(b, v)
 	queueRelations(b, v)
 	return nil
+}
+
+// queueCreated queues the versions held in created, the first versions of
+// new resources, as one INSERT per table: a transaction creating many
+// resources (a bundle, an import batch) costs a handful of statements
+// rather than a handful per resource. It runs before any statement that
+// must see them, or follow them, is queued or sent.
+func (t *tx) queueCreated() {
+	vs := t.created
+	if len(vs) == 0 {
+		return
+	}
+	t.created = nil
+	n := len(vs)
+	var (
+		types, ids, patients, owners, sources, labels = make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+		versions                                      = make([]int64, n)
+		updated                                       = make([]time.Time, n)
+		deleted, sensitive                            = make([]bool, n), make([]bool, n)
+		raws                                          = make([][]byte, n)
+	)
+	var x indexBatch
+	for i, v := range vs {
+		types[i], ids[i], versions[i], patients[i], updated[i], deleted[i], raws[i], owners[i] =
+			v.Type, v.ID, v.VersionID, v.PatientID, v.LastUpdated, v.Deleted, v.Raw, v.Owner
+		sources[i], sensitive[i], labels[i] = v.Labels.Source, v.Labels.Sensitive, v.Labels.Joined()
+		if !v.Deleted {
+			x.addVersion(v)
+		}
+	}
+	b := t.batch
+	b.Queue(`INSERT INTO resource_history (type, id, version, patient_id, last_updated, deleted, raw, owner)
+		SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::timestamptz[], $6::boolean[], $7::bytea[], $8::text[])`,
+		types, ids, versions, patients, updated, deleted, raws, owners)
+	b.Queue(`INSERT INTO resources (type, id, version, patient_id, last_updated, deleted, raw, owner, source, sensitive, sec_labels)
+		SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::timestamptz[], $6::boolean[], $7::bytea[], $8::text[],
+			$9::text[], $10::boolean[], $11::text[])`,
+		types, ids, versions, patients, updated, deleted, raws, owners, sources, sensitive, labels)
+	x.queueInto(b)
+	for _, v := range vs {
+		queueRelationRows(b, v)
+	}
 }
 
 // queueRelations replaces the care relationships the resource states.

@@ -371,3 +371,58 @@ func testTransactionAllSynthea(t *testing.T) {
 		require.True(t, exists[ref], "reference %q does not resolve", ref)
 	}
 }
+
+// References between the entries of a transaction: conditional references
+// to what another entry creates, whatever the order of the entries, and
+// absolute fullUrls, named absolutely or relative to the referring entry's
+// base (Bundle, "Resolving references in Bundles").
+func TestTransactionReferencesBetweenEntries(t *testing.T) {
+	forStores(t, testTransactionReferencesBetweenEntries)
+}
+
+func testTransactionReferencesBetweenEntries(t *testing.T) {
+	ts := startServer(t, nil)
+	subject := func(raw json.RawMessage) string {
+		return resourceOf(t, raw)["subject"].(map[string]any)["reference"].(string)
+	}
+	t.Run("a conditional reference to an entry's conditional create, which comes later", func(t *testing.T) {
+		out := ts.postBundle(t, bundleJSON("transaction",
+			entryJSON("", "POST", "Observation", observationJSON("Patient?identifier="+mrnSystem+"|later")),
+			entryJSON("", "POST", "Patient", identifiedPatient("later", "Later"), `"ifNoneExist":"identifier=`+mrnSystem+`|later"`),
+		))
+		id := resourceOf(t, out.Entry[1].Resource)["id"].(string)
+		require.Equal(t, "Patient/"+id, subject(out.Entry[0].Resource))
+		require.Equal(t, 1, ts.total("Patient?identifier="+mrnSystem+"|later"))
+	})
+	t.Run("a conditional reference found by search among the entries' creates", func(t *testing.T) {
+		out := ts.postBundle(t, bundleJSON("transaction",
+			entryJSON("", "POST", "Observation", observationJSON("Patient?identifier="+mrnSystem+"|plain")),
+			entryJSON("", "POST", "Patient", identifiedPatient("plain", "Plain")),
+		))
+		id := resourceOf(t, out.Entry[1].Resource)["id"].(string)
+		require.Equal(t, "Patient/"+id, subject(out.Entry[0].Resource))
+	})
+	t.Run("no match still fails the transaction, naming the entry", func(t *testing.T) {
+		r := ts.do("POST", ts.base, bundleJSON("transaction",
+			entryJSON("", "POST", "Patient", identifiedPatient("other", "Other")),
+			entryJSON("", "POST", "Observation", observationJSON("Patient?identifier="+mrnSystem+"|nobody")),
+		))
+		m := requireOutcome(t, r, http.StatusPreconditionFailed)
+		require.Contains(t, fmt.Sprint(m["issue"]), "Bundle.entry[1]")
+		require.Equal(t, 0, ts.total("Patient?identifier="+mrnSystem+"|other"), "nothing was written")
+	})
+	t.Run("absolute fullUrls", func(t *testing.T) {
+		const other = "http://example.org/fhir"
+		out := ts.postBundle(t, bundleJSON("transaction",
+			entryJSON(other+"/Patient/abc", "POST", "Patient", identifiedPatient("abs", "Absolute")),
+			entryJSON(other+"/Observation/o1", "POST", "Observation", observationJSON("Patient/abc")),
+			entryJSON("urn:uuid:5b1e4a6c-0d63-4d0e-9a3c-6f0e1d2c3b4a", "POST", "Observation", observationJSON(other+"/Patient/abc")),
+			entryJSON("urn:uuid:0f6f3bb0-9f1f-4f83-8d5e-0a9c1e2d3f4b", "POST", "Observation", observationJSON("Patient/abc")),
+		))
+		id := resourceOf(t, out.Entry[0].Resource)["id"].(string)
+		require.NotEqual(t, "abc", id, "a POST gets a server id")
+		require.Equal(t, "Patient/"+id, subject(out.Entry[1].Resource), "relative to the entry's absolute base")
+		require.Equal(t, "Patient/"+id, subject(out.Entry[2].Resource), "the absolute fullUrl itself")
+		require.Equal(t, "Patient/abc", subject(out.Entry[3].Resource), "relative to this server: not the entry")
+	})
+}

@@ -413,7 +413,7 @@ func (p *Processor) transaction(ctx context.Context, es []*entry, b Backend, ret
 // again after a conflict, so it starts from the entries as parsed. careful
 // makes a POST entry with a source id an update (see Loader).
 func (p *Processor) write(ctx context.Context, tx store.Tx, writes []*entry, b Backend, careful bool) error {
-	ids := map[string]string{}     // placeholder fullUrl -> Type/id
+	ids := map[string]string{}     // placeholder or absolute fullUrl -> Type/id
 	written := map[string]*entry{} // Type/id -> the entry that writes it
 	for _, e := range writes {
 		e.body, e.target, e.sourceID, e.stored, e.matched, e.result = e.resource, "", false, false, false, record.Result{}
@@ -441,18 +441,43 @@ func (p *Processor) write(ctx context.Context, tx store.Tx, writes []*entry, b B
 				"%s/%s is also written by entry %d; a transaction writes each resource at most once", e.typ, e.target, other.index))
 		}
 		written[e.typ+"/"+e.target] = e
-		if placeholder(e.fullURL) {
+		if _, _, abs := absolute(e.fullURL); placeholder(e.fullURL) || abs {
 			if _, dup := ids[e.fullURL]; dup {
 				return atEntry(e, fhir.Errorf(fhir.KindInvalid, "invalid", "fullUrl %s names more than one entry", e.fullURL))
 			}
 			ids[e.fullURL] = e.typ + "/" + e.target
 		}
 	}
+	// A conditional reference to what another entry creates or updates
+	// resolves to that entry, when its criteria are the entry's; otherwise
+	// by search, so entries holding one are written after the others,
+	// whose resources the search then sees.
+	conditional := map[string]string{} // criteria key -> Type/id
 	for _, e := range writes {
+		criteria := e.query
+		if e.req.Method == http.MethodPost {
+			criteria = e.req.IfNoneExist
+		}
+		if criteria != "" && e.req.Method != http.MethodDelete {
+			if key, ok := criteriaKey(e.typ, criteria); ok {
+				conditional[key] = e.typ + "/" + e.target
+			}
+		}
+	}
+	ordered := make([]*entry, 0, len(writes))
+	var later []*entry
+	for _, e := range writes {
+		if hasConditionalRef(e.resource) {
+			later = append(later, e)
+		} else {
+			ordered = append(ordered, e)
+		}
+	}
+	for _, e := range append(ordered, later...) {
 		if e.req.Method == http.MethodDelete || e.matched {
 			continue
 		}
-		if err := p.rewrite(ctx, tx, e, ids, b); err != nil {
+		if err := p.rewrite(ctx, tx, e, ids, conditional, b); err != nil {
 			return atEntry(e, err)
 		}
 		if err := p.put(ctx, tx, e, b, careful); err != nil {
@@ -546,10 +571,14 @@ func (p *Processor) newID(e *entry) string {
 // rewrite replaces, in the entry's resource, every reference to a
 // placeholder fullUrl by the entry's Type/id, and every conditional
 // reference by its one visible match.
-func (p *Processor) rewrite(ctx context.Context, tx store.Tx, e *entry, ids map[string]string, b Backend) error {
+func (p *Processor) rewrite(ctx context.Context, tx store.Tx, e *entry, ids, conditional map[string]string, b Backend) error {
 	if e.req.Method == http.MethodPatch {
 		return nil
 	}
+	// A relative reference in an entry whose fullUrl is absolute is
+	// relative to that fullUrl's base (Bundle, "Resolving references in
+	// Bundles"): it names the entry with that absolute fullUrl, if any.
+	base, _, _ := absolute(e.fullURL)
 	body, _, err := rewriteRefs(e.resource, func(ref string) (string, bool, error) {
 		switch {
 		case placeholder(ref):
@@ -564,6 +593,11 @@ func (p *Processor) rewrite(ctx context.Context, tx store.Tx, e *entry, ids map[
 			if !r4.IsResourceType(typ) {
 				return "", false, fhir.Errorf(fhir.KindInvalid, "invalid", "conditional reference %q does not name a resource type", ref)
 			}
+			if key, ok := criteriaKey(typ, query); ok {
+				if to, ok := conditional[key]; ok {
+					return to, true, nil
+				}
+			}
 			c, err := b.Criteria(typ, query)
 			if err != nil {
 				return "", false, err
@@ -577,6 +611,12 @@ func (p *Processor) rewrite(ctx context.Context, tx store.Tx, e *entry, ids map[
 					"conditional reference %s matches %s resources, not exactly one", ref, countWord(len(m)))
 			}
 			return typ + "/" + m[0].ID, true, nil
+		case strings.Contains(ref, "://"):
+			to, ok := ids[ref]
+			return to, ok, nil
+		case base != "" && !strings.HasPrefix(ref, "#"):
+			to, ok := ids[base+"/"+ref]
+			return to, ok, nil
 		}
 		return "", false, nil
 	})
@@ -585,6 +625,29 @@ func (p *Processor) rewrite(ctx context.Context, tx store.Tx, e *entry, ids map[
 	}
 	e.body = body
 	return nil
+}
+
+// criteriaKey normalises the search criteria of a conditional interaction
+// or reference on typ, so that the same criteria written differently (the
+// order of parameters, escaping) compare equal.
+func criteriaKey(typ, query string) (string, bool) {
+	params, err := url.ParseQuery(query)
+	if err != nil || len(params) == 0 {
+		return "", false
+	}
+	return record.CriteriaKey(typ, params), true
+}
+
+// hasConditionalRef reports whether raw may hold a conditional reference:
+// a "reference" whose value has a '?'. A false positive only moves the
+// entry later.
+func hasConditionalRef(raw json.RawMessage) bool {
+	found := false
+	_, _, _ = rewriteRefs(raw, func(ref string) (string, bool, error) {
+		found = found || conditionalRef(ref)
+		return "", false, nil
+	})
+	return found
 }
 
 func countWord(n int) string {

@@ -6,12 +6,38 @@ import (
 	"strings"
 
 	"github.com/sharedcare/sharedcare/internal/fhir"
+	"github.com/sharedcare/sharedcare/internal/fhir/r4"
 )
 
 // placeholder reports whether ref is a fullUrl that names an entry of the
 // bundle only: urn:uuid: or urn:oid:.
 func placeholder(ref string) bool {
 	return strings.HasPrefix(ref, "urn:uuid:") || strings.HasPrefix(ref, "urn:oid:")
+}
+
+// absolute splits an absolute URL that names a resource
+// ([base]/[type]/[id], optionally .../_history/[vid]) into its base and
+// Type/id.
+func absolute(u string) (base, ref string, ok bool) {
+	if !strings.HasPrefix(u, "http://") && !strings.HasPrefix(u, "https://") {
+		return "", "", false
+	}
+	if i := strings.Index(u, "/_history/"); i >= 0 {
+		u = u[:i]
+	}
+	slash := strings.LastIndexByte(u, '/')
+	if slash <= 0 {
+		return "", "", false
+	}
+	typeSlash := strings.LastIndexByte(u[:slash], '/')
+	if typeSlash < len("https://") {
+		return "", "", false
+	}
+	typ, id := u[typeSlash+1:slash], u[slash+1:]
+	if !r4.IsResourceType(typ) || !fhir.ValidID(id) {
+		return "", "", false
+	}
+	return u[:typeSlash], typ + "/" + id, true
 }
 
 // conditionalRef reports whether ref is a conditional reference

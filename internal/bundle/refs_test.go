@@ -56,3 +56,21 @@ func TestRewriteRefs(t *testing.T) {
 		})
 	}
 }
+
+func TestAbsolute(t *testing.T) {
+	for u, want := range map[string][2]string{
+		"http://example.org/fhir/Patient/abc":           {"http://example.org/fhir", "Patient/abc"},
+		"https://x.nhs.uk/Patient/1/_history/2":         {"https://x.nhs.uk", "Patient/1"},
+		"http://example.org/fhir/NotAType/abc":          {},
+		"http://example.org/fhir/Patient/bad id":        {},
+		"urn:uuid:5b1e4a6c-0d63-4d0e-9a3c-6f0e1d2c3b4a": {},
+		"Patient/abc":        {},
+		"http://Patient/abc": {},
+		"http://example.org/fhir/Patient?identifier=x|1": {},
+	} {
+		base, ref, ok := absolute(u)
+		require.Equal(t, want[0] != "", ok, u)
+		require.Equal(t, want[0], base, u)
+		require.Equal(t, want[1], ref, u)
+	}
+}

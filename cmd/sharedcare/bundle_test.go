@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -425,4 +426,49 @@ func testTransactionReferencesBetweenEntries(t *testing.T) {
 		require.Equal(t, "Patient/"+id, subject(out.Entry[2].Resource), "the absolute fullUrl itself")
 		require.Equal(t, "Patient/abc", subject(out.Entry[3].Resource), "relative to this server: not the entry")
 	})
+}
+
+// A source that pushes the same bundle twice, with conditional creates on
+// the identifiers its resources carry and its own ids for the rest (update
+// as create), ends with each resource once.
+func TestTransactionTwiceDuplicatesNothing(t *testing.T) {
+	forStores(t, testTransactionTwiceDuplicatesNothing)
+}
+
+func testTransactionTwiceDuplicatesNothing(t *testing.T) {
+	ts := startServer(t, nil)
+	raw := readFixture(t, filepath.Join(syntheaSample, "Barney_Abbott_3f228315-d2de-4292-a56a-b7c120c2875d.json"))
+	var b map[string]any
+	require.NoError(t, json.Unmarshal(raw, &b))
+	counts := map[string]int{}
+	conditional := 0
+	for _, e := range b["entry"].([]any) {
+		e := e.(map[string]any)
+		res := e["resource"].(map[string]any)
+		typ := res["resourceType"].(string)
+		counts[typ]++
+		req := e["request"].(map[string]any)
+		if ids, ok := res["identifier"].([]any); ok && len(ids) > 0 {
+			id := ids[0].(map[string]any)
+			req["ifNoneExist"] = "identifier=" + url.QueryEscape(id["system"].(string)+"|"+id["value"].(string))
+			conditional++
+			continue
+		}
+		id := strings.TrimPrefix(e["fullUrl"].(string), "urn:uuid:")
+		res["id"] = id
+		req["method"], req["url"] = "PUT", typ+"/"+id
+	}
+	require.Positive(t, conditional)
+	body, err := json.Marshal(b)
+	require.NoError(t, err)
+
+	first := ts.postBundle(t, body)
+	second := ts.postBundle(t, body)
+	for i := range first.Entry {
+		require.Equal(t, resourceOf(t, first.Entry[i].Resource)["id"], resourceOf(t, second.Entry[i].Resource)["id"], "entry %d", i)
+		require.Equal(t, "200 OK", second.Entry[i].Response.Status, "entry %d", i)
+	}
+	for typ, n := range counts {
+		require.Equal(t, n, ts.total(typ+"?_summary=count"), typ)
+	}
 }

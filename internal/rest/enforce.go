@@ -101,8 +101,10 @@ func (s *Server) patientVisibility(r *http.Request, q *search.Query) (*search.Vi
 		return v, nil
 	}
 	now := time.Now()
-	v.Shared = sharedVisibility(c, now)
 	pids := []string{singlePatient(q)}
+	if pids[0] == "" || reachesOtherPatients(q) {
+		v.Shared = sharedVisibility(c, now)
+	}
 	if pids[0] == "" {
 		pids = nil
 		if v.Shared != nil {
@@ -122,6 +124,22 @@ func (s *Server) patientVisibility(r *http.Request, q *search.Query) (*search.Vi
 		}
 	}
 	return v, nil
+}
+
+// reachesOtherPatients reports whether a search scoped to one patient may
+// still read other patients' records: through _include or _revinclude, a
+// chain or _has. Without them every resource it reads is the patient's, and
+// the patient's own visibility decides alone.
+func reachesOtherPatients(q *search.Query) bool {
+	if len(q.Include) > 0 || len(q.RevInclude) > 0 {
+		return true
+	}
+	for _, f := range q.Filters {
+		if f.Chain != nil || f.Has != nil {
+			return true
+		}
+	}
+	return false
 }
 
 // singlePatient returns the id of the one Patient a search is scoped to, or

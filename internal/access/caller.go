@@ -110,6 +110,19 @@ func (c *Caller) BreakGlass() bool {
 	return c.Reason == ReasonEmergency && strings.TrimSpace(c.BreakGlassReason) != "" && c.CareRole.Clinical()
 }
 
+// AcrossPatients returns the caller as it stands for a request about many
+// patients at once (type or system history): break-glass is for one
+// patient at a time, so a break-glass caller sees, across patients, what
+// the same caller would with direct care: the related patients' records.
+func (c *Caller) AcrossPatients() *Caller {
+	if !c.BreakGlass() {
+		return c
+	}
+	across := *c
+	across.Reason, across.BreakGlassReason = ReasonDirectCare, ""
+	return &across
+}
+
 // SourceTag returns the record-source code stamped on what the caller
 // writes: a system says what it is in record_source; for users it follows
 // from their role. It is empty for an auditor, who writes nothing.

@@ -20,7 +20,42 @@ var relationStatuses = map[string][]string{
 // version, including one that states none.
 func StatesRelations(typ string) bool {
 	_, ok := relationStatuses[typ]
-	return ok
+	return ok || typ == "Consent"
+}
+
+// consentProvision is the part of a Consent provision that names actors.
+type consentProvision struct {
+	Actor []struct {
+		Reference reference `json:"reference"`
+	} `json:"actor"`
+	Provision []consentProvision `json:"provision"`
+}
+
+// consentActors returns the organisations an active Consent names as the
+// actors of its provisions. They are not relationships (a permit grants
+// one, a deny takes one away: the policy decides), but a search across
+// patients must judge the patient for them, which it does for the related
+// patients that have a Consent.
+func consentActors(raw []byte) []reference {
+	var c struct {
+		Status    string           `json:"status"`
+		Provision consentProvision `json:"provision"`
+	}
+	if json.Unmarshal(raw, &c) != nil || c.Status != "active" {
+		return nil
+	}
+	var refs []reference
+	var walk func(p consentProvision)
+	walk = func(p consentProvision) {
+		for _, a := range p.Actor {
+			refs = append(refs, a.Reference)
+		}
+		for _, sub := range p.Provision {
+			walk(sub)
+		}
+	}
+	walk(c.Provision)
+	return refs
 }
 
 // relationBody holds every element of a Patient, EpisodeOfCare or CareTeam
@@ -74,9 +109,17 @@ func relationRefs(typ string, raw []byte) []reference {
 // relationship with for its patient, as the store keeps them for searches
 // across patients: an ODS code for a logical reference, Organization/<id>
 // for a literal one (resolved to its ODS identifier when read).
+//
+// An active Consent's are the organisations its provisions name as actors:
+// the search judges such a patient one by one with the policy, which reads
+// the Consent itself.
 func Relations(typ string, raw []byte) []string {
+	refs := relationRefs(typ, raw)
+	if typ == "Consent" {
+		refs = consentActors(raw)
+	}
 	var out []string
-	for _, ref := range relationRefs(typ, raw) {
+	for _, ref := range refs {
 		key := ""
 		switch {
 		case ref.Identifier.System == ODSOrganizationSystem:

@@ -602,6 +602,11 @@ func (p *Processor) rewrite(ctx context.Context, tx store.Tx, e *entry, ids, con
 			if err != nil {
 				return "", false, err
 			}
+			if params, err := url.ParseQuery(query); err == nil && record.NHSNumberCriteria(typ, params) {
+				// Sources find the person by NHS number whoever holds
+				// the Patient; the reference reveals its id, no more.
+				c.Query.Visibility = nil
+			}
 			m, err := tx.Match(ctx, c.Query, 2)
 			if err != nil {
 				return "", false, err

@@ -114,17 +114,10 @@ func (im *Importer) criteria(typ, raw string) (record.Criteria, error) {
 		return record.Criteria{}, err
 	}
 	q.Base = im.Base
-	if !nhsNumberOnly(typ, params) {
+	if !record.NHSNumberCriteria(typ, params) {
 		q.Visibility = &search.Visibility{Organization: im.Owner, NonPatient: true}
 	}
 	return record.Criteria{Query: q, Key: record.CriteriaKey(typ, params)}, nil
-}
-
-// nhsNumberOnly reports whether params search Patients by one NHS number
-// and nothing else.
-func nhsNumberOnly(typ string, params url.Values) bool {
-	return typ == "Patient" && len(params) == 1 && len(params["identifier"]) == 1 &&
-		strings.HasPrefix(params["identifier"][0], store.NHSNumberSystem+"|") && !strings.Contains(params["identifier"][0], ",")
 }
 
 // nhsNumber returns the NHS number a Patient carries, or "".

@@ -42,6 +42,17 @@ func CriteriaKey(typ string, params url.Values) string {
 	return b.String()
 }
 
+// NHSNumberCriteria reports whether params search Patients by one NHS
+// number and nothing else: the identity lookup through which a source's
+// records of a person attach to the one Patient that holds the number
+// (the unique index), whoever pushed it. Such a lookup sees every Patient,
+// not only those its caller may see (access model, section 5: sources find
+// patients through conditional references).
+func NHSNumberCriteria(typ string, params url.Values) bool {
+	return typ == "Patient" && len(params) == 1 && len(params["identifier"]) == 1 &&
+		strings.HasPrefix(params["identifier"][0], store.NHSNumberSystem+"|") && !strings.Contains(params["identifier"][0], ",")
+}
+
 // Validate checks body as a resource of type typ, as every write does
 // before the *Tx functions, which take validated bodies.
 func (s *Service) Validate(typ string, body []byte) error { return s.checkBody(typ, body) }

@@ -40,12 +40,8 @@ func (s *Server) read(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	res, err := s.store.Read(r.Context(), typ, id)
-	// The patient gate answers for a Patient whether or not it exists, so
-	// that a 403 or 404 tells nothing; its owner needs no gate.
-	if typ == "Patient" && (err != nil || res.Owner != callerOf(r.Context()).Organization) {
-		if gerr := s.gate(r, id); gerr != nil {
-			return gerr
-		}
+	if gerr := s.gatePatient(r, typ, id, res, err); gerr != nil {
+		return gerr
 	}
 	if err != nil {
 		return err
@@ -73,6 +69,9 @@ func (s *Server) vread(w http.ResponseWriter, r *http.Request) error {
 		return fhir.Errorf(fhir.KindNotFound, "not-found", "version %q of %s/%s is not known", vid, typ, id)
 	}
 	res, err := s.store.VRead(r.Context(), typ, id, v)
+	if gerr := s.gatePatient(r, typ, id, res, err); gerr != nil {
+		return gerr
+	}
 	if err != nil {
 		return err
 	}

@@ -3,6 +3,9 @@ package rest
 import (
 	"log/slog"
 	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/sharedcare/sharedcare/internal/access"
@@ -246,6 +249,45 @@ func (s *Server) recheck(r *http.Request, page *store.SearchPage) (bool, error) 
 	return len(caught) > 0, nil
 }
 
+// includesWithheld reports whether the access model left out anything that
+// the page's _include or _revinclude would otherwise have brought in: the
+// same includes of the same matches, counted without the visibility.
+func (s *Server) includesWithheld(r *http.Request, q *search.Query, page store.SearchPage) (bool, error) {
+	if q.Visibility == nil || len(page.Matches) == 0 || (len(q.Include) == 0 && len(q.RevInclude) == 0) {
+		return false, nil
+	}
+	types := map[string][]string{}
+	for _, m := range page.Matches {
+		types[m.Type] = append(types[m.Type], m.ID)
+	}
+	visible := len(page.Included)
+	all := 0
+	for typ, ids := range types {
+		iq, _, err := search.Parse(typ, url.Values{"_id": {strings.Join(ids, ",")}, "_count": {strconv.Itoa(len(ids))}}, false)
+		if err != nil {
+			return false, err
+		}
+		iq.Include, iq.RevInclude, iq.Base = q.Include, q.RevInclude, q.Base
+		p, err := s.store.Search(r.Context(), iq)
+		if err != nil {
+			return false, err
+		}
+		all += len(p.Included)
+	}
+	return all > visible, nil
+}
+
+// gatePatient applies the patient gate to a read of Patient/id (read,
+// vread, history, the Patient operations) as the store answered it (res,
+// err): whether or not it exists, so that 403 and 404 tell nothing, and
+// not for the organisation that owns it.
+func (s *Server) gatePatient(r *http.Request, typ, id string, res fhir.Resource, err error) error {
+	if typ != "Patient" || (err == nil && res.Owner == callerOf(r.Context()).Organization) {
+		return nil
+	}
+	return s.gate(r, id)
+}
+
 // gate applies the patient gate to a request about patientID.
 func (s *Server) gate(r *http.Request, patientID string) error {
 	if !accessChecks {
@@ -260,6 +302,15 @@ func (s *Server) filter(r *http.Request, rs []fhir.Resource) ([]fhir.Resource, b
 		return rs, false, nil
 	}
 	return s.enforce.Filter(r.Context(), callerOf(r.Context()), rs)
+}
+
+// filterAcross is filter for a request about many patients at once, which
+// break-glass does not widen (access.Caller.AcrossPatients).
+func (s *Server) filterAcross(r *http.Request, rs []fhir.Resource) ([]fhir.Resource, bool, error) {
+	if !accessChecks {
+		return rs, false, nil
+	}
+	return s.enforce.Filter(r.Context(), callerOf(r.Context()).AcrossPatients(), rs)
 }
 
 // visible answers 404, exactly as for a resource that never existed, when

@@ -57,10 +57,8 @@ func (s *Server) everything(w http.ResponseWriter, r *http.Request) error {
 	// unknown or withheld Patient and 410 for a deleted one.
 	patient, err := s.store.Read(r.Context(), "Patient", e.PatientID)
 	caller := callerOf(r.Context())
-	if err != nil || patient.Owner != caller.Organization {
-		if gerr := s.gate(r, e.PatientID); gerr != nil {
-			return gerr
-		}
+	if gerr := s.gatePatient(r, "Patient", e.PatientID, patient, err); gerr != nil {
+		return gerr
 	}
 	if err != nil {
 		return err

@@ -35,6 +35,9 @@ func (s *Server) historyInstance(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	cur, err := s.store.Read(r.Context(), typ, id)
+	if gerr := s.gatePatient(r, typ, id, cur, err); gerr != nil {
+		return gerr
+	}
 	if err != nil {
 		return err
 	}
@@ -141,7 +144,11 @@ func (s *Server) history(w http.ResponseWriter, r *http.Request, hq store.Histor
 	// The log is filtered after the query: a page may come out short, and
 	// the total is left out when anything was withheld, since it would
 	// count what the caller may not see.
-	entries, withheld, err := s.filter(r, page.Entries)
+	filter := s.filter
+	if hq.ID == "" {
+		filter = s.filterAcross
+	}
+	entries, withheld, err := filter(r, page.Entries)
 	if err != nil {
 		return err
 	}

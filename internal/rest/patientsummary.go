@@ -38,11 +38,8 @@ func (s *Server) patientSummary(w http.ResponseWriter, r *http.Request) error {
 	// anyone but its owner (403 whether or not it exists), then 404 for an
 	// unknown or withheld Patient and 410 for a deleted one.
 	patient, err := s.store.Read(r.Context(), "Patient", id)
-	caller := callerOf(r.Context())
-	if err != nil || patient.Owner != caller.Organization {
-		if gerr := s.gate(r, id); gerr != nil {
-			return gerr
-		}
+	if gerr := s.gatePatient(r, "Patient", id, patient, err); gerr != nil {
+		return gerr
 	}
 	if err != nil {
 		return err

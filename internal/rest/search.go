@@ -87,6 +87,11 @@ func (s *Server) search(w http.ResponseWriter, r *http.Request, typ, path string
 	if err != nil {
 		return err
 	}
+	if !suppressed {
+		if suppressed, err = s.includesWithheld(r, q, page); err != nil {
+			return err
+		}
+	}
 	caught, err := s.recheck(r, &page)
 	if err != nil {
 		return err

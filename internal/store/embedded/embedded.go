@@ -437,6 +437,13 @@ func (t *tx) put(ctx context.Context, v store.Version) error {
 
 // putRelations replaces the care relationships the resource states.
 func (t *tx) putRelations(ctx context.Context, v store.Version) error {
+	if v.PatientID != "" && v.Owner != "" {
+		// Owning a record of the patient is a relationship too.
+		if _, err := t.sqlTx.ExecContext(ctx, `INSERT OR IGNORE INTO care_relations (patient_id, org, src_type, src_id) VALUES (?, ?, '', '')`,
+			v.PatientID, v.Owner); err != nil {
+			return err
+		}
+	}
 	if !v.StatesRelations {
 		return nil
 	}

@@ -6,13 +6,11 @@ import (
 	"github.com/sharedcare/sharedcare/internal/store/sqlsearch"
 )
 
-// Owners returns the organisations that own a record of the patient, deleted
-// ones included: the owner of a deleted record may still learn it is gone.
-//
-// The redundant patient_id <> ” lets SQLite use the partial index on
-// patient_id: it cannot prove a bound parameter non-empty by itself.
+// Owners returns the organisations that own a record of the patient,
+// deleted ones included: the owner of a deleted record may still learn it
+// is gone. They are the care relations with no source resource.
 func (s *Store) Owners(ctx context.Context, patientID string) ([]string, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT DISTINCT owner FROM resources WHERE patient_id = ? AND patient_id <> '' AND owner <> ''`, patientID)
+	rows, err := s.r.QueryContext(ctx, `SELECT org FROM care_relations WHERE patient_id = ? AND src_type = ''`, patientID)
 	if err != nil {
 		return nil, err
 	}

@@ -88,6 +88,10 @@ func (t *tx) reindex(ctx context.Context, typ string, after store.ResourceKey, l
 			WHERE type = ? AND id = ?`, v.PatientID, v.Labels.Source, v.Labels.Sensitive, v.Labels.Joined(), r.Type, r.ID); err != nil {
 			return after, 0, fmt.Errorf("%s: %w", r.Ref(), err)
 		}
+		if _, err := t.sqlTx.ExecContext(ctx, `INSERT OR IGNORE INTO care_relations (patient_id, org, src_type, src_id)
+			SELECT patient_id, owner, '', '' FROM resources WHERE type = ? AND id = ? AND patient_id <> '' AND owner <> ''`, r.Type, r.ID); err != nil {
+			return after, 0, fmt.Errorf("%s: %w", r.Ref(), err)
+		}
 	}
 	last := current[len(current)-1]
 	return store.ResourceKey{Type: last.Type, ID: last.ID}, len(current), nil

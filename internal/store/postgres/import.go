@@ -109,9 +109,12 @@ func (im *Import) Resources(ctx context.Context, versions []store.Version) (int,
 		}
 	}
 	b := x.queue()
-	for _, v := range versions {
+	patients, owners := make([]string, len(versions)), make([]string, len(versions))
+	for i, v := range versions {
 		queueRelations(b, v)
+		patients[i], owners[i] = v.PatientID, v.Owner
 	}
+	queueOwnership(b, patients, owners)
 	if b.Len() == 0 {
 		return 0, nil
 	}

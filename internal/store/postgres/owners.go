@@ -8,13 +8,11 @@ import (
 	"github.com/sharedcare/sharedcare/internal/store/sqlsearch"
 )
 
-// Owners returns the organisations that own a record of the patient, deleted
-// ones included: the owner of a deleted record may still learn it is gone.
-//
-// The redundant patient_id <> ” lets the planner use the partial index on
-// patient_id whatever value the parameter has.
+// Owners returns the organisations that own a record of the patient,
+// deleted ones included: the owner of a deleted record may still learn it
+// is gone. They are the care relations with no source resource.
 func (s *Store) Owners(ctx context.Context, patientID string) ([]string, error) {
-	rows, err := s.pool.Query(ctx, `SELECT DISTINCT owner FROM resources WHERE patient_id = $1 AND patient_id <> '' AND owner <> ''`, patientID)
+	rows, err := s.pool.Query(ctx, `SELECT org FROM care_relations WHERE patient_id = $1 AND src_type = ''`, patientID)
 	if err != nil {
 		return nil, err
 	}

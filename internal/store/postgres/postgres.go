@@ -329,6 +329,9 @@ func (t *tx) Put(ctx context.Context, v store.Version) error {
 		v.Labels.Source, v.Labels.Sensitive, v.Labels.Joined())
 	queueIndex(b, v)
 	queueRelations(b, v)
+	if v.PatientID != "" && v.Owner != "" {
+		queueOwnership(b, []string{v.PatientID}, []string{v.Owner})
+	}
 	return nil
 }
 
@@ -372,6 +375,15 @@ func (t *tx) queueCreated() {
 	for _, v := range vs {
 		queueRelationRows(b, v)
 	}
+	queueOwnership(b, patients, owners)
+}
+
+// queueOwnership records that each owners[i] owns a record of patients[i]:
+// a care relationship, kept beside those resources state.
+func queueOwnership(b *pgx.Batch, patients, owners []string) {
+	b.Queue(`INSERT INTO care_relations (patient_id, org, src_type, src_id)
+		SELECT DISTINCT p, o, '', '' FROM unnest($1::text[], $2::text[]) AS t(p, o) WHERE p <> '' AND o <> ''
+		ON CONFLICT DO NOTHING`, patients, owners)
 }
 
 // queueRelations replaces the care relationships the resource states.

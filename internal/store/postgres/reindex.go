@@ -117,6 +117,11 @@ func reindex(ctx context.Context, tx pgx.Tx, typ string, after store.ResourceKey
 		WHERE r.type = u.type AND r.id = u.id
 			AND (r.patient_id, r.source, r.sensitive, r.sec_labels) IS DISTINCT FROM (u.patient_id, u.source, u.sensitive, u.sec_labels)`,
 		keyType, keyID, patient, source, sensitive, secLabels)
+	b.Queue(`INSERT INTO care_relations (patient_id, org, src_type, src_id)
+		SELECT DISTINCT r.patient_id, r.owner, '', '' FROM resources r
+		JOIN unnest($1::text[], $2::text[]) AS u(type, id) ON r.type = u.type AND r.id = u.id
+		WHERE r.patient_id <> '' AND r.owner <> ''
+		ON CONFLICT DO NOTHING`, keyType, keyID)
 	if err := tx.SendBatch(ctx, b).Close(); err != nil {
 		return after, 0, err
 	}

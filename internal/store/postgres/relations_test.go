@@ -15,8 +15,8 @@ import (
 	"github.com/sharedcare/sharedcare/migrations"
 )
 
-// The care relations a write stores, and the rows migration 000008 derives
-// in SQL for resources stored before it, are the same.
+// The care relations a write stores, and the rows migrations 000008 and
+// 000009 derive in SQL for resources stored before them, are the same.
 func TestCareRelationsBackfill(t *testing.T) {
 	ctx := context.Background()
 	url := pgtest.NewDatabase(t)
@@ -50,12 +50,14 @@ func TestCareRelationsBackfill(t *testing.T) {
 	}
 	written := rows()
 	require.Equal(t, []string{
+		"p1 A81001 /", // owning a record (migration 000009)
 		"p1 Organization/gp1 Patient/p1",
 		"p1 Organization/m1 Patient/p1",
 		"p1 Organization/m2 CareTeam/t1",
 		"p1 Organization/member CareTeam/t1",
 		"p1 VM123 CareTeam/t1",
 		"p1 VM123 Patient/p1",
+		"p2 A81001 /",
 		"p2 VM123 EpisodeOfCare/e1",
 	}, written)
 
@@ -63,7 +65,12 @@ func TestCareRelationsBackfill(t *testing.T) {
 	require.NoError(t, err)
 	_, backfill, ok := strings.Cut(string(up), "-- Rows for the resources already stored.")
 	require.True(t, ok)
+	up9, err := fs.ReadFile(migrations.Postgres(), "000009_ownership_relations.up.sql")
+	require.NoError(t, err)
+	ownership, _, ok := strings.Cut(string(up9), "DROP INDEX")
+	require.True(t, ok)
 	require.NoError(t, pgtest.Exec(t, url, "DELETE FROM care_relations"))
 	require.NoError(t, pgtest.Exec(t, url, backfill))
+	require.NoError(t, pgtest.Exec(t, url, ownership))
 	require.Equal(t, written, rows())
 }

@@ -129,12 +129,12 @@ const odsSystem = "https://fhir.nhs.uk/Id/ods-organization-code"
 // expression org gives has a care relationship with the patient whose id
 // the SQL expression patient gives: through the care relations resources
 // state (an Organization/<id> reference counts when that Organization
-// carries the ODS code), or by owning a record of the patient.
+// carries the ODS code), or by owning a record of the patient (a relation
+// with no source resource): both are care_relations rows.
 func related(patient, org string, arg func(any) string) string {
 	return "(EXISTS (SELECT 1 FROM care_relations vis_cr WHERE vis_cr.patient_id = " + patient + " AND (vis_cr.org = " + org +
 		" OR vis_cr.org IN (SELECT 'Organization/' || vis_ot.res_id FROM idx_token vis_ot WHERE vis_ot.res_type = 'Organization'" +
-		" AND vis_ot.param = 'identifier' AND vis_ot.system = " + arg(odsSystem) + " AND vis_ot.code = " + org + ")))" +
-		" OR EXISTS (SELECT 1 FROM resources vis_own WHERE vis_own.patient_id = " + patient + " AND vis_own.owner = " + org + "))"
+		" AND vis_ot.param = 'identifier' AND vis_ot.system = " + arg(odsSystem) + " AND vis_ot.code = " + org + "))))"
 }
 
 // sharedPatients compiles SharedVisibility: records of the patients the

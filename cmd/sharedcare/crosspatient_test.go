@@ -234,3 +234,54 @@ func dedupe(sorted []string) []string {
 	}
 	return out
 }
+
+// Conditional interactions decide only on the caller's own records and
+// non-patient resources: a withheld match, or another organisation's
+// record, is never revealed, changed or deleted through them.
+func TestConditionalNeverTouchesOthersRecords(t *testing.T) {
+	forStores(t, testConditionalNeverTouchesOthersRecords)
+}
+
+func testConditionalNeverTouchesOthersRecords(t *testing.T) {
+	ts := startServer(t, nil)
+	gp := ts.token
+	care := ts.mint(access.MintOptions{Role: access.CareRoleCareClinical, Org: "VM123"})
+	do := func(tok, method, path, body string, headers ...string) response {
+		t.Helper()
+		return ts.do(method, path, body, append([]string{"Authorization", "Bearer " + tok}, headers...)...)
+	}
+	const ident = "https://gp.example/conditions|c-hiv"
+	for _, r := range []struct{ path, body string }{
+		{"Patient/px", `{"resourceType":"Patient","id":"px","generalPractitioner":[{"identifier":{"system":"https://fhir.nhs.uk/Id/ods-organization-code","value":"A81001"}}]}`},
+		{"EpisodeOfCare/epx", `{"resourceType":"EpisodeOfCare","id":"epx","status":"active","patient":{"reference":"Patient/px"},"managingOrganization":{"identifier":{"system":"https://fhir.nhs.uk/Id/ods-organization-code","value":"VM123"}}}`},
+		{"Condition/hiv", `{"resourceType":"Condition","id":"hiv","identifier":[{"system":"https://gp.example/conditions","value":"c-hiv"}],"code":{"coding":[{"system":"http://snomed.info/sct","code":"86406008"}]},"subject":{"reference":"Patient/px"}}`},
+	} {
+		res := do(gp, "PUT", r.path, r.body)
+		require.Contains(t, []int{200, 201}, res.StatusCode, "%s", res.Body)
+	}
+	version := func() string {
+		return ts.do("GET", "Condition/hiv", nil).JSON(t)["meta"].(map[string]any)["versionId"].(string)
+	}
+	body := `{"resourceType":"Condition","identifier":[{"system":"https://gp.example/conditions","value":"c-hiv"}],"code":{"text":"overwritten"},"subject":{"reference":"Patient/px"}}`
+
+	// Conditional update: the withheld match is not found, so the care
+	// home creates its own resource instead of touching the GP's.
+	r := do(care, "PUT", "Condition?identifier="+ident, body)
+	require.Equal(t, http.StatusCreated, r.StatusCode, "%s", r.Body)
+	require.NotEqual(t, "hiv", r.JSON(t)["id"])
+	require.Equal(t, "1", version(), "the GP's record is untouched")
+
+	// Conditional create: the withheld match does not stop the create, and
+	// is not returned.
+	r = do(care, "POST", "Condition", body, "If-None-Exist", "identifier="+ident+"-other")
+	require.Equal(t, http.StatusCreated, r.StatusCode, "%s", r.Body)
+	require.NotContains(t, string(r.Body), "86406008")
+
+	// Conditional delete and patch: nothing of the GP's is matched.
+	r = do(care, "DELETE", "Condition?identifier=https://gp.example/conditions|c-hiv&subject=Patient/px&code=86406008", "")
+	require.Contains(t, []int{200, 204}, r.StatusCode, "%s", r.Body)
+	require.Equal(t, http.StatusOK, ts.do("GET", "Condition/hiv", nil).StatusCode)
+	r = do(care, "PATCH", "Condition?code=86406008", `[{"op":"replace","path":"/code/text","value":"x"}]`, "Content-Type", "application/json-patch+json")
+	requireOutcome(t, r, http.StatusNotFound)
+	require.Equal(t, "1", version())
+}

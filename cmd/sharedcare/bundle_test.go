@@ -344,25 +344,8 @@ func testTransactionAllSynthea(t *testing.T) {
 		exists[r["resourceType"].(string)+"/"+r["id"].(string)] = true
 	}
 	var refs []string
-	var walk func(v any)
-	walk = func(v any) {
-		switch v := v.(type) {
-		case map[string]any:
-			for k, x := range v {
-				if s, ok := x.(string); ok && k == "reference" {
-					refs = append(refs, s)
-				} else {
-					walk(x)
-				}
-			}
-		case []any:
-			for _, x := range v {
-				walk(x)
-			}
-		}
-	}
 	for _, r := range stored {
-		walk(r)
+		refs = append(refs, references(r)...)
 	}
 	require.NotEmpty(t, refs)
 	for _, ref := range refs {

@@ -107,28 +107,13 @@ func (ts *testServer) everythingAll(t *testing.T, tok, path string) (matches, in
 // in the bodies of recs that point at stored resources.
 func referencedSupporting(recs []everythingRecord, stored map[string]everythingRecord) []string {
 	set := map[string]bool{}
-	var walk func(v any)
-	walk = func(v any) {
-		switch v := v.(type) {
-		case map[string]any:
-			for k, x := range v {
-				if s, ok := x.(string); ok && k == "reference" {
-					typ, _, _ := strings.Cut(s, "/")
-					if _, ok := stored[s]; ok && slices.Contains([]string{"Organization", "Practitioner", "PractitionerRole", "Location", "Medication"}, typ) {
-						set[s] = true
-					}
-				} else {
-					walk(x)
-				}
-			}
-		case []any:
-			for _, x := range v {
-				walk(x)
+	for _, r := range recs {
+		for _, s := range references(r.body) {
+			typ, _, _ := strings.Cut(s, "/")
+			if _, ok := stored[s]; ok && slices.Contains([]string{"Organization", "Practitioner", "PractitionerRole", "Location", "Medication"}, typ) {
+				set[s] = true
 			}
 		}
-	}
-	for _, r := range recs {
-		walk(r.body)
 	}
 	var out []string
 	for s := range set {

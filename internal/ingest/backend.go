@@ -102,22 +102,14 @@ func (t *auditedTx) Put(ctx context.Context, v store.Version) error {
 // one Patient holds each number (the unique index), whoever pushed it, and
 // a source's records of that person must attach to it.
 func (im *Importer) criteria(typ, raw string) (record.Criteria, error) {
-	params, err := url.ParseQuery(raw)
+	c, params, err := record.ParseCriteria(typ, raw, im.Base)
 	if err != nil {
-		return record.Criteria{}, fhir.Errorf(fhir.KindInvalid, "invalid", "the conditional criteria %q cannot be parsed: %v", raw, err)
+		return c, err
 	}
-	if len(params) == 0 {
-		return record.Criteria{}, fhir.Errorf(fhir.KindInvalid, "required", "a conditional %s needs search criteria", typ)
-	}
-	q, _, err := search.Parse(typ, params, true)
-	if err != nil {
-		return record.Criteria{}, err
-	}
-	q.Base = im.Base
 	if !record.NHSNumberCriteria(typ, params) {
-		q.Visibility = &search.Visibility{Organization: im.Owner, NonPatient: true}
+		c.Query.Visibility = &search.Visibility{Organization: im.Owner, NonPatient: true}
 	}
-	return record.Criteria{Query: q, Key: record.CriteriaKey(typ, params)}, nil
+	return c, nil
 }
 
 // nhsNumber returns the NHS number a Patient carries, or "".

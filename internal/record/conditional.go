@@ -42,6 +42,27 @@ func CriteriaKey(typ string, params url.Values) string {
 	return b.String()
 }
 
+// ParseCriteria parses the search criteria of a conditional interaction or
+// reference on typ (a query string, or an If-None-Exist header) against a
+// server whose FHIR base is base. Parsing is strict: an ignored parameter
+// would widen the match, and a conditional write must not touch what the
+// client did not mean. The caller sets the query's Visibility.
+func ParseCriteria(typ, raw, base string) (Criteria, url.Values, error) {
+	params, err := url.ParseQuery(raw)
+	if err != nil {
+		return Criteria{}, nil, fhir.Errorf(fhir.KindInvalid, "invalid", "the conditional criteria %q cannot be parsed: %v", raw, err)
+	}
+	if len(params) == 0 {
+		return Criteria{}, nil, fhir.Errorf(fhir.KindInvalid, "required", "a conditional %s needs search criteria", typ)
+	}
+	q, _, err := search.Parse(typ, params, true)
+	if err != nil {
+		return Criteria{}, nil, err
+	}
+	q.Base = base
+	return Criteria{Query: q, Key: CriteriaKey(typ, params)}, params, nil
+}
+
 // NHSNumberCriteria reports whether params search Patients by one NHS
 // number and nothing else: the identity lookup through which a source's
 // records of a person attach to the one Patient that holds the number

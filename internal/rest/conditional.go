@@ -2,35 +2,22 @@ package rest
 
 import (
 	"net/http"
-	"net/url"
 
 	"github.com/go-chi/chi/v5"
 
-	"github.com/sharedcare/sharedcare/internal/fhir"
 	"github.com/sharedcare/sharedcare/internal/record"
-	"github.com/sharedcare/sharedcare/internal/search"
 )
 
 // criteria parses the search criteria of a conditional interaction on typ
-// (a query string, or an If-None-Exist header), with the caller's search
-// visibility, so that a withheld resource is never matched. Parsing is
-// strict: an ignored parameter would widen the match, and a conditional
-// write must not touch what the client did not mean.
+// (record.ParseCriteria), with the caller's own visibility, so that a
+// withheld resource is never matched.
 func (s *Server) criteria(r *http.Request, typ, raw string) (record.Criteria, error) {
-	params, err := url.ParseQuery(raw)
+	c, _, err := record.ParseCriteria(typ, raw, s.base)
 	if err != nil {
-		return record.Criteria{}, fhir.Errorf(fhir.KindInvalid, "invalid", "the conditional criteria %q cannot be parsed: %v", raw, err)
+		return c, err
 	}
-	if len(params) == 0 {
-		return record.Criteria{}, fhir.Errorf(fhir.KindInvalid, "required", "a conditional %s needs search criteria", typ)
-	}
-	q, _, err := search.Parse(typ, params, true)
-	if err != nil {
-		return record.Criteria{}, err
-	}
-	q.Base = s.base
-	q.Visibility = ownVisibility(callerOf(r.Context()))
-	return record.Criteria{Query: q, Key: record.CriteriaKey(typ, params)}, nil
+	c.Query.Visibility = ownVisibility(callerOf(r.Context()))
+	return c, nil
 }
 
 // conditionalCreate answers POST [type] with If-None-Exist: a create unless

@@ -52,24 +52,11 @@ func (s *Server) everything(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	// The Patient answers first, exactly as its read would: the gate for
-	// anyone but its owner (403 whether or not it exists), then 404 for an
-	// unknown or withheld Patient and 410 for a deleted one.
-	patient, err := s.store.Read(r.Context(), "Patient", e.PatientID)
-	caller := callerOf(r.Context())
-	if gerr := s.gatePatient(r, "Patient", e.PatientID, patient, err); gerr != nil {
-		return gerr
-	}
+	patient, err := s.readPatient(r, e.PatientID)
 	if err != nil {
 		return err
 	}
-	if err := s.visible(r, patient); err != nil {
-		return err
-	}
-	noteEntity(r.Context(), patient)
-	if patient.Deleted {
-		return fhir.Errorf(fhir.KindGone, "deleted", "Resource Patient/%s was deleted", e.PatientID)
-	}
+	caller := callerOf(r.Context())
 
 	var matches []fhir.Resource
 	if e.WantsPatient(patient.LastUpdated) {
@@ -153,6 +140,28 @@ func (s *Server) everything(w http.ResponseWriter, r *http.Request) error {
 	add(matches, "match")
 	add(included, "include")
 	return s.writeJSON(w, r, http.StatusOK, b)
+}
+
+// readPatient reads Patient/id for one of the Patient operations, answering
+// exactly as a read of it would: the gate for anyone but its owner (403
+// whether or not it exists), then 404 for an unknown or withheld Patient
+// and 410 for a deleted one.
+func (s *Server) readPatient(r *http.Request, id string) (fhir.Resource, error) {
+	patient, err := s.store.Read(r.Context(), "Patient", id)
+	if gerr := s.gatePatient(r, "Patient", id, patient, err); gerr != nil {
+		return patient, gerr
+	}
+	if err != nil {
+		return patient, err
+	}
+	if err := s.visible(r, patient); err != nil {
+		return patient, err
+	}
+	noteEntity(r.Context(), patient)
+	if patient.Deleted {
+		return patient, fhir.Errorf(fhir.KindGone, "deleted", "Resource Patient/%s was deleted", id)
+	}
+	return patient, nil
 }
 
 // supporting returns the Organizations, Practitioners, PractitionerRoles,

@@ -34,22 +34,9 @@ func (s *Server) patientSummary(w http.ResponseWriter, r *http.Request) error {
 			}
 		}
 	}
-	// The Patient answers first, exactly as its read would: the gate for
-	// anyone but its owner (403 whether or not it exists), then 404 for an
-	// unknown or withheld Patient and 410 for a deleted one.
-	patient, err := s.store.Read(r.Context(), "Patient", id)
-	if gerr := s.gatePatient(r, "Patient", id, patient, err); gerr != nil {
-		return gerr
-	}
+	patient, err := s.readPatient(r, id)
 	if err != nil {
 		return err
-	}
-	if err := s.visible(r, patient); err != nil {
-		return err
-	}
-	noteEntity(r.Context(), patient)
-	if patient.Deleted {
-		return fhir.Errorf(fhir.KindGone, "deleted", "Resource Patient/%s was deleted", id)
 	}
 	src := &summarySource{s: s, r: r}
 	// The visibility is worked out once for the patient (its context costs

@@ -57,38 +57,59 @@ func (e *statusError) Error() string {
 	return fmt.Sprintf("%s %s: %d %s: %s", e.method, e.path, e.status, http.StatusText(e.status), e.body)
 }
 
-// do sends one request and reads the whole response, so that the connection
-// goes back to the pool. A status outside 2xx is a *statusError.
+// do sends one request as the client's own caller and reads the whole
+// response, so that the connection goes back to the pool. A status outside
+// 2xx is a *statusError.
 func (c *fhirClient) do(ctx context.Context, method, path string, body []byte) (http.Header, error) {
+	h, _, err := c.roundTrip(ctx, c.token, method, path, body, nil, false)
+	return h, err
+}
+
+// send is do as the caller token (empty: none), with extra request headers,
+// returning the response body: for scenarios that act as several callers
+// or read what the server answered.
+func (c *fhirClient) send(ctx context.Context, token, method, path string, body []byte, hdr http.Header) ([]byte, error) {
+	_, b, err := c.roundTrip(ctx, token, method, path, body, hdr, true)
+	return b, err
+}
+
+func (c *fhirClient) roundTrip(ctx context.Context, token, method, path string, body []byte, hdr http.Header, keep bool) (http.Header, []byte, error) {
 	var rd io.Reader
 	if body != nil {
 		rd = bytes.NewReader(body)
 	}
 	req, err := http.NewRequestWithContext(ctx, method, c.base+path, rd)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
+	}
+	for k, v := range hdr {
+		req.Header[k] = v
 	}
 	req.Header.Set("Accept", fhirContentType)
 	if body != nil {
 		req.Header.Set("Content-Type", fhirContentType)
 	}
-	if c.token != "" {
-		req.Header.Set("Authorization", "Bearer "+c.token)
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode/100 != 2 {
 		head, _ := io.ReadAll(io.LimitReader(resp.Body, 300))
 		_, _ = io.Copy(io.Discard, resp.Body)
-		return nil, &statusError{method, path, resp.StatusCode, strings.Join(strings.Fields(string(head)), " ")}
+		return nil, nil, &statusError{method, path, resp.StatusCode, strings.Join(strings.Fields(string(head)), " ")}
+	}
+	if keep {
+		b, err := io.ReadAll(resp.Body)
+		return resp.Header, b, err
 	}
 	if _, err := io.Copy(io.Discard, resp.Body); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return resp.Header, nil
+	return resp.Header, nil, nil
 }
 
 // createPatient POSTs a Patient and returns the id the server gave it.

@@ -21,7 +21,8 @@ type scratchDB struct {
 }
 
 // floorTableDDL mirrors the server's current-resource table where it costs:
-// a text primary key and the raw JSON as bytea.
+// a text primary key and the raw JSON as bytea; and its search index tables
+// as one text table with an index by value, by resource and by patient.
 const floorTableDDL = `CREATE TABLE floor_resources (
 	id  text  PRIMARY KEY,
 	raw bytea NOT NULL
@@ -31,7 +32,16 @@ CREATE TABLE floor_identifiers (
 	value  text NOT NULL,
 	id     text NOT NULL
 );
-CREATE INDEX floor_identifiers_value ON floor_identifiers (value, system)`
+CREATE INDEX floor_identifiers_value ON floor_identifiers (value, system);
+CREATE TABLE floor_index (
+	res_id     text NOT NULL,
+	param      text NOT NULL,
+	value      text NOT NULL,
+	patient_id text NOT NULL
+);
+CREATE INDEX floor_index_value ON floor_index (param, value);
+CREATE INDEX floor_index_res ON floor_index (res_id);
+CREATE INDEX floor_index_patient ON floor_index (patient_id, param)`
 
 // openScratchDB creates a randomly named database next to the one adminURL
 // names, creates the floor table in it and opens a pool of up to maxConns
@@ -71,6 +81,18 @@ func (s *scratchDB) close() error {
 		return fmt.Errorf("drop scratch database %s: %w", s.name, err)
 	}
 	return nil
+}
+
+// analyze runs ANALYZE on the database url names, so that the planner
+// knows the population it is about to search.
+func analyze(ctx context.Context, url string) error {
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		return err
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	_, err = conn.Exec(ctx, "ANALYZE")
+	return err
 }
 
 // admin runs one statement on a fresh connection to the -db database: a

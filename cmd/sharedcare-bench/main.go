@@ -8,6 +8,13 @@
 //	sharedcare-bench [-base URL] [-token T] [-db postgres://...]
 //	    [-scenarios create,read] [-concurrency 8,32] [-duration 10s | -requests N]
 //	    [-warmup 2s] [-patients 1000] [-pid PID] [-json]
+//	    [-synthea DIR] [-population N -dev-data DIR [-population-state FILE]]
+//
+// The transaction scenario posts fresh copies of the Synthea sample bundles
+// and reports resources per second beside requests per second. -population
+// loads N patients of about 20 resources each, spread over GP practices and
+// hospital systems, for the scale-* searches (scale-clinician,
+// scale-identifier, scale-revinclude, scale-count, scale-name).
 package main
 
 import (
@@ -47,6 +54,11 @@ type config struct {
 	requests    int
 	warmup      time.Duration
 	patients    int
+	synthea     string
+	population  int
+	devData     string
+	popState    string
+	serverDB    string
 	pid         int
 	timeout     time.Duration
 	json        bool
@@ -67,6 +79,11 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (co
 	fs.IntVar(&c.requests, "requests", 0, "measure this many requests per run instead of a -duration")
 	fs.DurationVar(&c.warmup, "warmup", 2*time.Second, "how long to run before each measured run, unmeasured")
 	fs.IntVar(&c.patients, "patients", 1000, "patients to create before scenarios that read")
+	fs.StringVar(&c.synthea, "synthea", "../shared/fhir/synthea-sample", "directory of Synthea transaction bundles, the templates of the transaction and population scenarios")
+	fs.IntVar(&c.population, "population", 0, "first load this many patients and their records (about 20 resources each) through transactions at concurrency 4, for the scale-* scenarios; needs -dev-data")
+	fs.StringVar(&c.popState, "population-state", "", "file recording the population load, so that a later run against the same server database resumes it and searches the same patients")
+	fs.StringVar(&c.serverDB, "analyze-db", "", "postgres:// URL of the server's own database, to ANALYZE after the population load as autovacuum would in production (a test Postgres often runs without it)")
+	fs.StringVar(&c.devData, "dev-data", "", "the server's data directory, whose dev signing key mints the population's callers (GP systems, hospital systems, GPs)")
 	fs.IntVar(&c.pid, "pid", 0, "server process id whose resident memory (VmRSS) to report")
 	fs.DurationVar(&c.timeout, "timeout", 30*time.Second, "per-request timeout")
 	fs.BoolVar(&c.json, "json", false, "write the results as JSON")
@@ -117,6 +134,10 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (co
 		return c, errors.New("-patients must be at least 1")
 	case c.pid < 0:
 		return c, errors.New("-pid must not be negative")
+	case c.population < 0:
+		return c, errors.New("-population must not be negative")
+	case c.population > 0 && c.devData == "":
+		return c, errors.New("-population needs -dev-data, the server's data directory, to mint its callers")
 	}
 	return c, nil
 }
@@ -144,7 +165,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	maxConc := slices.Max(c.concurrency)
 	client := newFHIRClient(c.base, c.token, maxConc, c.timeout)
 	defer client.close()
-	e := &env{fhir: client, patients: c.patients}
+	e := &env{fhir: client, patients: c.patients, syntheaDir: c.synthea}
 
 	rep := report{
 		Base:       c.base,
@@ -174,7 +195,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		rep.ScratchDB = db.name
 	}
 
-	runErr := measure(ctx, c, e, &rep, stderr)
+	var runErr error
+	if c.population > 0 {
+		runErr = populate(ctx, c, e, &rep, stderr)
+	}
+	if runErr == nil {
+		runErr = measure(ctx, c, e, &rep, stderr)
+	}
 	if errors.Is(runErr, context.Canceled) {
 		runErr = errors.New("interrupted")
 	}
@@ -187,6 +214,35 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		err = writeText(stdout, rep)
 	}
 	return errors.Join(runErr, err)
+}
+
+// populate loads the population the scale scenarios search.
+func populate(ctx context.Context, c config, e *env, rep *report, stderr io.Writer) error {
+	m, err := newTokenMinter(c.devData, c.base)
+	if err != nil {
+		return err
+	}
+	start := time.Now()
+	pop, err := loadPopulation(ctx, e, m, c.population, c.popState, stderr)
+	if err != nil {
+		return err
+	}
+	e.pop = pop
+	secs := time.Since(start).Seconds()
+	if c.serverDB != "" {
+		t := time.Now()
+		if err := analyze(ctx, c.serverDB); err != nil {
+			return fmt.Errorf("-analyze-db: %w", err)
+		}
+		fmt.Fprintf(stderr, "population: ANALYZE took %s\n", time.Since(t).Round(time.Second))
+	}
+	rep.Population = &populationReport{
+		Patients:  len(pop.patients),
+		Resources: pop.resources,
+		Seconds:   secs,
+		PerSecond: float64(pop.resources) / secs,
+	}
+	return nil
 }
 
 // measure runs every scenario at every concurrency, appending to rep as it
@@ -204,9 +260,15 @@ func measure(ctx context.Context, c config, e *env, rep *report, stderr io.Write
 				return fmt.Errorf("%s floor: %w", sc.name, err)
 			}
 		}
+		units := 1.0
+		if sc.units != nil {
+			if units, err = sc.units(e); err != nil {
+				return fmt.Errorf("%s: %w", sc.name, err)
+			}
+		}
 		for _, n := range c.concurrency {
 			l := load{concurrency: n, warmup: c.warmup, duration: c.duration, requests: c.requests}
-			r := result{Scenario: sc.name, Concurrency: n}
+			r := result{Scenario: sc.name, Concurrency: n, Units: units}
 			var w *rssWatch
 			if c.pid > 0 {
 				w = watchRSS(c.pid)
@@ -219,14 +281,14 @@ func measure(ctx context.Context, c config, e *env, rep *report, stderr io.Write
 			if err != nil {
 				return err
 			}
-			r.Server = summarize(s)
-			fmt.Fprintf(stderr, "%s c=%d: server %.1f req/s, p99 %.2f ms, %d errors\n", sc.name, n, r.Server.Throughput, r.Server.P99Ms, r.Server.Errors)
+			r.Server = summarize(s, units)
+			fmt.Fprintf(stderr, "%s c=%d: server %.1f req/s (%.0f units/s), p99 %.2f ms, %d errors\n", sc.name, n, r.Server.Throughput, r.Server.UnitRate, r.Server.P99Ms, r.Server.Errors)
 			if floorOp != nil {
 				f, err := runLoad(ctx, floorOp, l)
 				if err != nil {
 					return err
 				}
-				r.setFloor(summarize(f))
+				r.setFloor(summarize(f, units))
 				fmt.Fprintf(stderr, "%s c=%d: floor %.1f req/s, p99 %.2f ms, %d errors\n", sc.name, n, r.Floor.Throughput, r.Floor.P99Ms, r.Floor.Errors)
 			}
 			rep.Results = append(rep.Results, r)

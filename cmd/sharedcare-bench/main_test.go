@@ -154,8 +154,8 @@ func TestRunText(t *testing.T) {
 	assert.Contains(t, out, fmt.Sprintf("RSS of pid %d", os.Getpid()))
 	lines := strings.Split(out, "\n")
 	require.GreaterOrEqual(t, len(lines), 5)
-	assert.Regexp(t, `^\s*scenario\s+conc\s+requests\s+errors\s+req/s\s+p50 ms\s+p95 ms\s+p99 ms\s+floor req/s\s+floor p99 ms\s+req/s ratio\s+p99 ratio\s+RSS MiB before/peak/after\s*$`, lines[3])
-	assert.Regexp(t, `^\s*read\s+3\s+\d+\s+0\s+[\d.]+\s+[\d.]+\s+[\d.]+\s+[\d.]+\s+-\s+-\s+-\s+-\s+[\d.]+/[\d.]+/[\d.]+\s*$`, lines[4])
+	assert.Regexp(t, `^\s*scenario\s+conc\s+requests\s+errors\s+req/s\s+units/req\s+units/s\s+p50 ms\s+p95 ms\s+p99 ms\s+floor req/s\s+floor p99 ms\s+req/s ratio\s+p99 ratio\s+RSS MiB before/peak/after\s*$`, lines[3])
+	assert.Regexp(t, `^\s*read\s+3\s+\d+\s+0\s+[\d.]+\s+1\.0\s+[\d.]+\s+[\d.]+\s+[\d.]+\s+[\d.]+\s+-\s+-\s+-\s+-\s+[\d.]+/[\d.]+/[\d.]+\s*$`, lines[4])
 	assert.Contains(t, progress, "read: setting up")
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -189,7 +189,7 @@ func TestFlags(t *testing.T) {
 		args []string
 		err  string
 	}{
-		{[]string{"-scenarios", "create,nope"}, `unknown scenario "nope" (known: create, read, search)`},
+		{[]string{"-scenarios", "create,nope"}, `unknown scenario "nope" (known: create, read, search, transaction`},
 		{[]string{"-scenarios", ","}, "-scenarios is empty"},
 		{[]string{"-concurrency", "8,x"}, `-concurrency: "x" is not a positive number`},
 		{[]string{"-concurrency", "0"}, `-concurrency: "0" is not a positive number`},

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -19,6 +20,10 @@ type env struct {
 	fhir     *fhirClient
 	db       *pgxpool.Pool // the scratch database; nil without -db
 	patients int           // how many patients scenarios that read seed first
+
+	syntheaDir string             // where the Synthea transaction bundles are
+	synthea    []*syntheaTemplate // read from syntheaDir on first use
+	pop        *population        // loaded by -population; what the scale scenarios search
 }
 
 // scenario is one kind of request the bench measures. Adding a scenario is
@@ -32,12 +37,15 @@ type scenario struct {
 	// SQL, no HTTP and no FHIR: the cost the server cannot go below. nil
 	// when the scenario has no floor.
 	floor func(ctx context.Context, e *env) (op, error)
+	// units returns how many resources one request carries; nil is one.
+	units func(e *env) (float64, error)
 }
 
 var scenarios = []scenario{
 	{name: "create", server: createServer, floor: createFloor},
 	{name: "read", server: readServer, floor: readFloor},
 	{name: "search", server: searchServer, floor: searchFloor},
+	{name: "transaction", server: transactionServer, floor: transactionFloor, units: transactionUnits},
 }
 
 // lookupScenarios returns the named scenarios in the order given.
@@ -45,19 +53,20 @@ func lookupScenarios(names []string) ([]scenario, error) {
 	var out []scenario
 	for _, n := range names {
 		i := -1
-		for j, s := range scenarios {
+		all := append(slices.Clip(scenarios), scaleScenarios...)
+		for j, s := range all {
 			if s.name == n {
 				i = j
 			}
 		}
 		if i < 0 {
-			known := make([]string, len(scenarios))
-			for j, s := range scenarios {
+			known := make([]string, len(all))
+			for j, s := range all {
 				known[j] = s.name
 			}
 			return nil, fmt.Errorf("unknown scenario %q (known: %s)", n, strings.Join(known, ", "))
 		}
-		out = append(out, scenarios[i])
+		out = append(out, all[i])
 	}
 	return out, nil
 }

@@ -126,6 +126,14 @@ func importCmd(ctx context.Context, args []string, getenv func(string) string, s
 		runErr = fmt.Errorf("import: sealing the audit trail: %w", err)
 	}
 
+	// A bulk load changes the tables' make-up more than autovacuum is
+	// quick to notice (or it may be off): refresh the statistics now.
+	if a, ok := st.(interface{ Analyze(context.Context) error }); ok && runErr == nil {
+		if err := a.Analyze(sealCtx); err != nil {
+			runErr = fmt.Errorf("import: %w", err)
+		}
+	}
+
 	n := im.Counts()
 	el := progress.Elapsed()
 	fmt.Fprintf(stdout, "import: %d of %d resources in %s (%.0f resources/s): %d loaded, %d updated, %d skipped (already present), %d failed\n",

@@ -72,8 +72,18 @@ func (s *Store) Import(ctx context.Context, fn func(*Import) error) error {
 	if err != nil {
 		return fmt.Errorf("postgres: import rolled back, nothing imported: %w", err)
 	}
+	if err := s.Analyze(ctx); err != nil {
+		return fmt.Errorf("postgres: import committed, but %w", err)
+	}
+	return nil
+}
+
+// Analyze refreshes the planner's statistics of the tables a bulk load
+// fills, so that the first searches after it are planned for the data
+// that is there (autovacuum may be off, or not have caught up yet).
+func (s *Store) Analyze(ctx context.Context) error {
 	if _, err := s.pool.Exec(ctx, `ANALYZE `+strings.Join(importTables, ", ")); err != nil {
-		return fmt.Errorf("postgres: import committed, but analysing the tables failed: %w", err)
+		return fmt.Errorf("analysing the tables failed: %w", err)
 	}
 	return nil
 }

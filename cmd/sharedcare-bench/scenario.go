@@ -46,6 +46,8 @@ var scenarios = []scenario{
 	{name: "read", server: readServer, floor: readFloor},
 	{name: "search", server: searchServer, floor: searchFloor},
 	{name: "transaction", server: transactionServer, floor: transactionFloor, units: transactionUnits},
+	{name: "summary", server: summaryServer},
+	{name: "everything", server: everythingServer},
 }
 
 // lookupScenarios returns the named scenarios in the order given.

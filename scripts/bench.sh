@@ -88,6 +88,6 @@ POPULATION=()
 if [ -n "${BENCH_POPULATION:-}" ]; then
   POPULATION=(-population "$BENCH_POPULATION" -dev-data "$DATA")
   [ -n "$STATE" ] && POPULATION+=(-population-state "$STATE/population.jsonl")
-  [ -n "$SERVER_DB" ] && POPULATION+=(-analyze-db "$SERVER_DB")
 fi
+[ -n "${SERVER_DB:-}" ] && POPULATION+=(-analyze-db "$SERVER_DB")
 bin/sharedcare-bench -base "http://$ADDR/fhir" -db "$PGURL" -pid "$SRV" -token "$TOKEN" "${POPULATION[@]}" ${BENCH_ARGS:--scenarios create,read,search -concurrency 8,32 -duration 10s}

@@ -82,7 +82,7 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (co
 	fs.StringVar(&c.synthea, "synthea", "../shared/fhir/synthea-sample", "directory of Synthea transaction bundles, the templates of the transaction and population scenarios")
 	fs.IntVar(&c.population, "population", 0, "first load this many patients and their records (about 20 resources each) through transactions at concurrency 4, for the scale-* scenarios; needs -dev-data")
 	fs.StringVar(&c.popState, "population-state", "", "file recording the population load, so that a later run against the same server database resumes it and searches the same patients")
-	fs.StringVar(&c.serverDB, "analyze-db", "", "postgres:// URL of the server's own database, to ANALYZE after the population load as autovacuum would in production (a test Postgres often runs without it)")
+	fs.StringVar(&c.serverDB, "analyze-db", "", "postgres:// URL of the server's own database, to ANALYZE after the population load and each scenario's setup as autovacuum would in production (a test Postgres often runs without it)")
 	fs.StringVar(&c.devData, "dev-data", "", "the server's data directory, whose dev signing key mints the population's callers (GP systems, hospital systems, GPs)")
 	fs.IntVar(&c.pid, "pid", 0, "server process id whose resident memory (VmRSS) to report")
 	fs.DurationVar(&c.timeout, "timeout", 30*time.Second, "per-request timeout")
@@ -253,6 +253,13 @@ func measure(ctx context.Context, c config, e *env, rep *report, stderr io.Write
 		serverOp, err := sc.server(ctx, e)
 		if err != nil {
 			return fmt.Errorf("%s: %w", sc.name, err)
+		}
+		if c.serverDB != "" {
+			// What the setup wrote is planned for as autovacuum would
+			// have it in production.
+			if err := analyze(ctx, c.serverDB); err != nil {
+				return fmt.Errorf("%s: -analyze-db: %w", sc.name, err)
+			}
 		}
 		var floorOp op
 		if e.db != nil && sc.floor != nil {

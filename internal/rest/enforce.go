@@ -175,13 +175,20 @@ func singlePatient(q *search.Query) string {
 }
 
 // withheld reports whether the visibility of q hides any match that the
-// query would otherwise find, for the suppressed warning. visibleTotal is
-// the search's own count of visible matches when it made one. The client learns
-// only that something was withheld, never what or how much.
-func (s *Server) withheld(r *http.Request, q *search.Query, visibleTotal *int) (bool, error) {
+// query would otherwise find, for the suppressed warning: what the search
+// found out while counting (page.Withheld), or else by counting all
+// matches against its own count of the visible ones (page.Total), if it
+// made one. The client learns only that something was withheld, never
+// what or how much.
+func (s *Server) withheld(r *http.Request, q *search.Query, page store.SearchPage) (bool, error) {
 	if q.Visibility == nil {
 		return false, nil
 	}
+	if page.Withheld != nil {
+		// The search found out while it counted.
+		return *page.Withheld, nil
+	}
+	visibleTotal := page.Total
 	count := func(v *search.Visibility) (int, error) {
 		cq := *q
 		cq.Visibility = v

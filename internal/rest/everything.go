@@ -95,7 +95,7 @@ func (s *Server) everything(w http.ResponseWriter, r *http.Request) error {
 			if count == 0 && page.Total != nil && *page.Total > 0 {
 				next = summary.StartToken()
 			}
-			suppressed, err := s.withheld(r, q, page.Total)
+			suppressed, err := s.withheld(r, q, page)
 			if err != nil {
 				return err
 			}

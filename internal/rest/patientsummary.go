@@ -80,14 +80,13 @@ func (src *summarySource) Search(ctx context.Context, q *search.Query) (summary.
 	if err != nil {
 		return summary.Found{}, err
 	}
-	visible := page.Total
-	if visible == nil && page.Next == "" && !q.CountOnly() {
+	if page.Total == nil && page.Next == "" && !q.CountOnly() {
 		// The page holds every visible match: it is the count, and the
 		// suppressed check needs only the count of all matches.
 		n := len(page.Matches)
-		visible = &n
+		page.Total = &n
 	}
-	withheld, err := src.s.withheld(src.r, q, visible)
+	withheld, err := src.s.withheld(src.r, q, page)
 	if err != nil {
 		return summary.Found{}, err
 	}

@@ -83,7 +83,7 @@ func (s *Server) search(w http.ResponseWriter, r *http.Request, typ, path string
 	if err != nil {
 		return err
 	}
-	suppressed, err := s.withheld(r, q, page.Total)
+	suppressed, err := s.withheld(r, q, page)
 	if err != nil {
 		return err
 	}

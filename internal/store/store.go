@@ -175,6 +175,10 @@ type SearchPage struct {
 	// Next and Previous are the _page tokens of the pages after and before
 	// this one; empty when there is none.
 	Next, Previous string
+	// Withheld, when not nil, says whether the query's visibility left out
+	// any match, as counted with Total in one pass; nil when the search
+	// did not find out.
+	Withheld *bool
 }
 
 // PoolStats describes a store's connection pool, for the metrics endpoint.

@@ -190,6 +190,33 @@ func pageStatement(d Dialect, o Options, q *search.Query, columns string, limit 
 	return st, keys, err
 }
 
+// countBothStatement counts the matches of q as o's Restrict sees them and
+// as they are without it, in one pass: the visible count and whether
+// anything was withheld, for a query whose only reads of resources are its
+// matches (no chain or _has: those read resources under the restriction
+// too). With limit above 0 it stops after limit unrestricted matches.
+func countBothStatement(d Dialect, o Options, q *search.Query, limit int) (Statement, bool, error) {
+	if o.Restrict == nil {
+		return Statement{}, false, nil
+	}
+	for _, f := range q.Filters {
+		if f.Chain != nil || f.Has != nil {
+			return Statement{}, false, nil
+		}
+	}
+	restrict := o.Restrict
+	o.Restrict = nil
+	b := newBuilder(d, o, q)
+	visible := "(" + restrict("r", b.arg) + ")"
+	where := b.where(q, "r")
+	sql := "SELECT count(*) FILTER (WHERE v), count(*) FROM (SELECT " + visible + " AS v FROM resources r WHERE " + where
+	if limit > 0 {
+		sql += " LIMIT " + strconv.Itoa(limit)
+	}
+	st, err := b.statement(sql + ") c")
+	return st, true, err
+}
+
 // countStatement counts the matches of q, stopping at limit when it is
 // above 0 so that a large result costs no more than limit rows.
 func countStatement(d Dialect, o Options, q *search.Query, limit int) (Statement, error) {

@@ -46,6 +46,10 @@ func Search(ctx context.Context, db Querier, d Dialect, q *search.Query, o Optio
 	o = withVisibility(q, o)
 	var page store.SearchPage
 	if q.CountOnly() {
+		if n, withheld, ok, err := countBoth(ctx, db, d, q, o, 0); ok || err != nil {
+			page.Total, page.Withheld = &n, &withheld
+			return page, err
+		}
 		n, err := count(ctx, db, d, q, o, 0)
 		page.Total = &n
 		return page, err
@@ -83,8 +87,13 @@ func Search(ctx context.Context, db Querier, d Dialect, q *search.Query, o Optio
 	switch {
 	case q.Total == search.TotalNone:
 	case q.Total == search.TotalAccurate:
-		n, err := count(ctx, db, d, q, o, 0)
+		n, withheld, ok, err := countBoth(ctx, db, d, q, o, 0)
 		if err != nil {
+			return page, err
+		}
+		if ok {
+			page.Withheld = &withheld
+		} else if n, err = count(ctx, db, d, q, o, 0); err != nil {
 			return page, err
 		}
 		page.Total = &n
@@ -92,9 +101,18 @@ func Search(ctx context.Context, db Querier, d Dialect, q *search.Query, o Optio
 		n := len(rows)
 		page.Total = &n
 	default:
-		n, err := count(ctx, db, d, q, o, cheapTotal+1)
+		// Counting every match, visible or not, up to the cheap bound
+		// answers both the total and whether anything was withheld.
+		n, withheld, ok, err := countBoth(ctx, db, d, q, o, cheapTotal+1)
 		if err != nil {
 			return page, err
+		}
+		if !ok {
+			if n, err = count(ctx, db, d, q, o, cheapTotal+1); err != nil {
+				return page, err
+			}
+		} else {
+			page.Withheld = &withheld
 		}
 		if n <= cheapTotal {
 			page.Total = &n
@@ -120,6 +138,35 @@ func Match(ctx context.Context, db Querier, d Dialect, q *search.Query, o Option
 		out[i] = r.res
 	}
 	return out, err
+}
+
+// countBoth runs countBothStatement: the visible matches and whether any
+// match was withheld. ok is false when q cannot be counted so (no
+// restriction, a chain or _has, or more than limit matches in all, when the
+// visible ones among the first limit are not the visible total).
+func countBoth(ctx context.Context, db Querier, d Dialect, q *search.Query, o Options, limit int) (visible int, withheld, ok bool, err error) {
+	st, ok, err := countBothStatement(d, o, q, limit)
+	if !ok || err != nil {
+		return 0, false, false, err
+	}
+	rows, err := db.Query(ctx, st.SQL, st.Args...)
+	if err != nil {
+		return 0, false, false, err
+	}
+	defer rows.Close()
+	var v, all int64
+	if rows.Next() {
+		if err := rows.Scan(&v, &all); err != nil {
+			return 0, false, false, err
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return 0, false, false, err
+	}
+	if limit > 0 && all >= int64(limit) {
+		return 0, false, false, nil
+	}
+	return int(v), all > v, true, nil
 }
 
 func count(ctx context.Context, db Querier, d Dialect, q *search.Query, o Options, limit int) (int, error) {

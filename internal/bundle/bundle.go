@@ -7,6 +7,7 @@
 package bundle
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -647,6 +648,10 @@ func criteriaKey(typ, query string) (string, bool) {
 // a "reference" whose value has a '?'. A false positive only moves the
 // entry later.
 func hasConditionalRef(raw json.RawMessage) bool {
+	if !bytes.Contains(raw, []byte{'?'}) && !bytes.Contains(raw, []byte(`\u003f`)) && !bytes.Contains(raw, []byte(`\u003F`)) {
+		// No '?' anywhere, escaped or not: no reference can hold one.
+		return false
+	}
 	found := false
 	_, _, _ = rewriteRefs(raw, func(ref string) (string, bool, error) {
 		found = found || conditionalRef(ref)

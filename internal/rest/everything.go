@@ -85,6 +85,13 @@ func (s *Server) everything(w http.ResponseWriter, r *http.Request) error {
 			if err != nil {
 				return err
 			}
+			caught, err := s.recheck(r, &page)
+			if err != nil {
+				return err
+			}
+			if caught {
+				warnings = append(warnings, suppressedIssue)
+			}
 			matches = append(matches, page.Matches...)
 			if page.Total != nil {
 				*total += *page.Total
@@ -99,7 +106,7 @@ func (s *Server) everything(w http.ResponseWriter, r *http.Request) error {
 			if err != nil {
 				return err
 			}
-			if suppressed {
+			if suppressed && !caught {
 				warnings = append(warnings, suppressedIssue)
 			}
 		}

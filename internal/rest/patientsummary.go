@@ -90,7 +90,11 @@ func (src *summarySource) Search(ctx context.Context, q *search.Query) (summary.
 	if err != nil {
 		return summary.Found{}, err
 	}
-	f := summary.Found{Matches: page.Matches, Withheld: withheld}
+	caught, err := src.s.recheck(src.r, &page)
+	if err != nil {
+		return summary.Found{}, err
+	}
+	f := summary.Found{Matches: page.Matches, Withheld: withheld || caught}
 	for _, inc := range page.Included {
 		if caller.Allowed(inc.Type, access.InteractionSearchType) {
 			f.Included = append(f.Included, inc)

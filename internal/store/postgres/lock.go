@@ -14,7 +14,7 @@ import (
 type txQuerier struct{ t pgx.Tx }
 
 func (q txQuerier) Query(ctx context.Context, sql string, args ...any) (sqlsearch.Rows, error) {
-	return q.t.Query(ctx, sql, args...)
+	return q.t.Query(ctx, sql, customPlan(args)...)
 }
 
 // Lock takes a transaction-scoped advisory lock on the hash of key. It opens

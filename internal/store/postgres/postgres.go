@@ -36,16 +36,6 @@ func Open(ctx context.Context, url string) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("postgres: parse database URL: %w", err)
 	}
-	// pgx prepares every statement, and after five runs Postgres may
-	// switch a prepared statement to one generic plan for all parameter
-	// values. For search SQL the values decide the plan (one patient's
-	// observations, or a code across everyone's): a generic plan chosen
-	// for one took seconds for another at 100,000 patients. Search
-	// statements are planned in about a millisecond, so every run is
-	// planned for its values. A URL that sets plan_cache_mode wins.
-	if _, set := cfg.ConnConfig.RuntimeParams["plan_cache_mode"]; !set {
-		cfg.ConnConfig.RuntimeParams["plan_cache_mode"] = "force_custom_plan"
-	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: connect: %w", err)

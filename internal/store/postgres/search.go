@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/sharedcare/sharedcare/internal/fhir"
@@ -15,7 +16,18 @@ import (
 type querier struct{ pool *pgxpool.Pool }
 
 func (q querier) Query(ctx context.Context, sql string, args ...any) (sqlsearch.Rows, error) {
-	return q.pool.Query(ctx, sql, args...)
+	return q.pool.Query(ctx, sql, customPlan(args)...)
+}
+
+// customPlan makes a search statement run unprepared (its description is
+// still cached), so that Postgres plans each run for its values. A
+// prepared statement may be switched to one generic plan after five runs,
+// and for search SQL the values decide the plan (one patient's rows, or a
+// code across everyone's): at 100,000 patients a generic plan took the
+// clinician query from 5-14 ms to 4-13 s. Reads by id and writes keep
+// their prepared statements.
+func customPlan(args []any) []any {
+	return append([]any{pgx.QueryExecModeCacheDescribe}, args...)
 }
 
 // Search returns one page of the resources that match q (see sqlsearch.Search).

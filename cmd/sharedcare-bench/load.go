@@ -65,30 +65,32 @@ func percentile(sorted []time.Duration, p float64) time.Duration {
 // when ctx ends early, since a cut-short measurement means nothing.
 func runLoad(ctx context.Context, o op, l load) (stats, error) {
 	if l.warmup > 0 {
-		runPhase(ctx, o, l.concurrency, time.Now().Add(l.warmup), 0)
+		runPhase(ctx, o, l.concurrency, l.warmup, 0)
 	}
 	if err := ctx.Err(); err != nil {
 		return stats{}, err
 	}
 	var s stats
 	if l.requests > 0 {
-		s = runPhase(ctx, o, l.concurrency, time.Time{}, l.requests)
+		s = runPhase(ctx, o, l.concurrency, 0, l.requests)
 	} else {
-		s = runPhase(ctx, o, l.concurrency, time.Now().Add(l.duration), 0)
+		s = runPhase(ctx, o, l.concurrency, l.duration, 0)
 	}
 	return s, ctx.Err()
 }
 
 // runPhase runs o on concurrency workers until budget requests have been
-// started (budget > 0) or, otherwise, until deadline. A request started
+// started (budget > 0) or, otherwise, for duration. A request started
 // before the deadline is allowed to finish and is counted, so that the
-// slowest requests are not cut off the tail.
-func runPhase(ctx context.Context, o op, concurrency int, deadline time.Time, budget int) stats {
+// slowest requests are not cut off the tail. The deadline is taken from
+// the phase's own start, so that the phase lasts at least duration.
+func runPhase(ctx context.Context, o op, concurrency int, duration time.Duration, budget int) stats {
 	var remaining atomic.Int64
 	remaining.Store(int64(budget))
 	workers := make([]stats, concurrency)
 	var wg sync.WaitGroup
 	start := time.Now()
+	deadline := start.Add(duration)
 	for i := range workers {
 		w := &workers[i]
 		if budget > 0 {

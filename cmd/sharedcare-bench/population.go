@@ -203,7 +203,7 @@ func loadPopulation(ctx context.Context, e *env, m *tokenMinter, n int, statePat
 			fmt.Fprintf(progress, "population: %d/%d transactions, %d resources, %.0f resources/s\n", d, bundles, resources.Load(), float64(resources.Load())/secs)
 		}
 		return nil
-	}, populationConcurrency, time.Time{}, bundles)
+	}, populationConcurrency, 0, bundles)
 	pop.resources = int(resources.Load())
 	if st.firstErr != nil {
 		return nil, fmt.Errorf("population: %d of %d transactions failed, first: %w", st.errors, bundles, st.firstErr)

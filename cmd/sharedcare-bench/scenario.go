@@ -9,7 +9,6 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -111,7 +110,7 @@ func readServer(ctx context.Context, e *env) (op, error) {
 		ids = append(ids, id)
 		mu.Unlock()
 		return nil
-	}, min(seedConcurrency, e.patients), time.Time{}, e.patients)
+	}, min(seedConcurrency, e.patients), 0, e.patients)
 	if s.firstErr != nil {
 		return nil, fmt.Errorf("seed %d patients: %d failed, first: %w", e.patients, s.errors, s.firstErr)
 	}
@@ -176,7 +175,7 @@ func searchServer(ctx context.Context, e *env) (op, error) {
 		numbers = append(numbers, nhsNumberOf(body))
 		mu.Unlock()
 		return nil
-	}, min(seedConcurrency, e.patients), time.Time{}, e.patients)
+	}, min(seedConcurrency, e.patients), 0, e.patients)
 	if s.firstErr != nil {
 		return nil, fmt.Errorf("seed %d patients: %d failed, first: %w", e.patients, s.errors, s.firstErr)
 	}

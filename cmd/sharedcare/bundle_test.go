@@ -63,22 +63,44 @@ func readFixture(t *testing.T, path string) []byte {
 	return b
 }
 
+// Synthea sample bundles the tests load.
+const (
+	barneyAbbott = "Barney_Abbott_3f228315-d2de-4292-a56a-b7c120c2875d.json"
+	aliHarris    = "Ali_Harris_eed1d00b-7665-4da3-88b7-c37cfb2ed245.json"
+)
+
+// syntheaFixture reads one of the Synthea sample bundles.
+func syntheaFixture(t *testing.T, name string) []byte {
+	t.Helper()
+	return readFixture(t, filepath.Join(syntheaSample, name))
+}
+
+// bundleEntry is an entry of a bundle the tests send, as they read it back.
+type bundleEntry struct {
+	FullURL  string         `json:"fullUrl"`
+	Resource map[string]any `json:"resource"`
+}
+
+// entriesOf decodes the entries of a bundle.
+func entriesOf(t *testing.T, raw []byte) []bundleEntry {
+	t.Helper()
+	var b struct {
+		Entry []bundleEntry `json:"entry"`
+	}
+	require.NoError(t, json.Unmarshal(raw, &b))
+	return b.Entry
+}
+
 func TestTransactionSynthea(t *testing.T) { forStores(t, testTransactionSynthea) }
 
 func testTransactionSynthea(t *testing.T) {
 	ts := startServer(t, nil)
-	raw := readFixture(t, filepath.Join(syntheaSample, "Barney_Abbott_3f228315-d2de-4292-a56a-b7c120c2875d.json"))
-	var in struct {
-		Entry []struct {
-			FullURL  string         `json:"fullUrl"`
-			Resource map[string]any `json:"resource"`
-		} `json:"entry"`
-	}
-	require.NoError(t, json.Unmarshal(raw, &in))
+	raw := syntheaFixture(t, barneyAbbott)
+	in := entriesOf(t, raw)
 
 	out := ts.postBundle(t, raw)
 	require.Equal(t, "transaction-response", out.Type)
-	require.Len(t, out.Entry, len(in.Entry))
+	require.Len(t, out.Entry, len(in))
 	ids := map[string]string{} // fullUrl -> Type/id
 	for i, e := range out.Entry {
 		require.Equal(t, "201 Created", e.Response.Status, "entry %d: %s", i, e.Response.Outcome)
@@ -86,14 +108,14 @@ func testTransactionSynthea(t *testing.T) {
 		ref := res["resourceType"].(string) + "/" + res["id"].(string)
 		require.Equal(t, ref+"/_history/1", e.Response.Location)
 		require.Equal(t, `W/"1"`, e.Response.Etag)
-		ids[in.Entry[i].FullURL] = ref
+		ids[in[i].FullURL] = ref
 		assert.NotContains(t, string(e.Resource), `"reference":"urn:`, "entry %d keeps a placeholder reference", i)
 	}
 
-	patient := ids[in.Entry[0].FullURL]
+	patient := ids[in[0].FullURL]
 	require.True(t, strings.HasPrefix(patient, "Patient/"), patient)
 	observations := 0
-	for i, e := range in.Entry {
+	for i, e := range in {
 		if e.Resource["resourceType"] == "Observation" {
 			observations++
 		}
@@ -420,7 +442,7 @@ func TestTransactionTwiceDuplicatesNothing(t *testing.T) {
 
 func testTransactionTwiceDuplicatesNothing(t *testing.T) {
 	ts := startServer(t, nil)
-	raw := readFixture(t, filepath.Join(syntheaSample, "Barney_Abbott_3f228315-d2de-4292-a56a-b7c120c2875d.json"))
+	raw := syntheaFixture(t, barneyAbbott)
 	var b map[string]any
 	require.NoError(t, json.Unmarshal(raw, &b))
 	counts := map[string]int{}

@@ -77,7 +77,7 @@ func startBinary(t *testing.T, bin string, env []string, base string) *binarySer
 // times, each copy under fresh ids.
 func bigTransaction(t *testing.T, copies int) []byte {
 	t.Helper()
-	sample := string(readFixture(t, filepath.Join(syntheaSample, "Barney_Abbott_3f228315-d2de-4292-a56a-b7c120c2875d.json")))
+	sample := string(syntheaFixture(t, barneyAbbott))
 	uuidPattern := regexp.MustCompile(`[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}`)
 	var entries []json.RawMessage
 	for range copies {

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/url"
-	"path/filepath"
 	"slices"
 	"sort"
 	"strings"
@@ -149,7 +148,7 @@ func testEverything(t *testing.T) {
 		return rec
 	}
 
-	out := ts.postBundle(t, readFixture(t, filepath.Join(syntheaSample, "Barney_Abbott_3f228315-d2de-4292-a56a-b7c120c2875d.json")))
+	out := ts.postBundle(t, syntheaFixture(t, barneyAbbott))
 	var patient string
 	var loaded time.Time
 	for _, e := range out.Entry {

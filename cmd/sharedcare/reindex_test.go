@@ -25,8 +25,6 @@ import (
 	"github.com/sharedcare/sharedcare/internal/store/sqlsearch"
 )
 
-const barneyAbbott = "Barney_Abbott_3f228315-d2de-4292-a56a-b7c120c2875d.json"
-
 // reindexEnv is the configuration the server and `sharedcare reindex`
 // share in a test: one store (see storeURL) and one data directory.
 type reindexEnv map[string]string
@@ -96,7 +94,7 @@ func TestReindexRestoresIndex(t *testing.T) { forStores(t, testReindexRestoresIn
 // new version. On the embedded store the server is stopped first.
 func testReindexRestoresIndex(t *testing.T) {
 	env := newReindexEnv(t)
-	raw := readFixture(t, filepath.Join(syntheaSample, barneyAbbott))
+	raw := syntheaFixture(t, barneyAbbott)
 	codes, observations := observationCodes(t, raw)
 	// The most frequent code, so that the search has several matches.
 	var code string

@@ -506,27 +506,21 @@ func TestPatientSummarySynthea(t *testing.T) { forStores(t, testPatientSummarySy
 
 func testPatientSummarySynthea(t *testing.T) {
 	ts := startServer(t, nil)
-	raw := readFixture(t, filepath.Join(syntheaSample, "Ali_Harris_eed1d00b-7665-4da3-88b7-c37cfb2ed245.json"))
-	var in struct {
-		Entry []struct {
-			FullURL  string         `json:"fullUrl"`
-			Resource map[string]any `json:"resource"`
-		} `json:"entry"`
-	}
-	require.NoError(t, json.Unmarshal(raw, &in))
+	raw := syntheaFixture(t, aliHarris)
+	in := entriesOf(t, raw)
 	out := ts.postBundle(t, raw)
 	ids := map[string]string{}
 	for i, e := range out.Entry {
 		res := resourceOf(t, e.Resource)
-		ids[in.Entry[i].FullURL] = res["resourceType"].(string) + "/" + res["id"].(string)
+		ids[in[i].FullURL] = res["resourceType"].(string) + "/" + res["id"].(string)
 	}
-	patient := strings.TrimPrefix(ids[in.Entry[0].FullURL], "Patient/")
+	patient := strings.TrimPrefix(ids[in[0].FullURL], "Patient/")
 
 	// What the file says each section holds.
 	want := map[string][]string{}
 	type dated struct{ ref, start string }
 	var encounters []dated
-	for _, e := range in.Entry {
+	for _, e := range in {
 		r, ref := e.Resource, ids[e.FullURL]
 		clinical := ""
 		if cs, ok := r["clinicalStatus"].(map[string]any); ok {

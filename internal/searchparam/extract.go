@@ -1,10 +1,8 @@
 package searchparam
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
-	"io"
 	"sync"
 	"time"
 
@@ -122,14 +120,12 @@ func Extract(resourceType string, raw []byte) ([]Value, error) {
 // decode parses raw once into the generic form the walkers read: objects
 // are map[string]any and numbers json.Number, so decimals keep their digits.
 func decode(resourceType string, raw []byte) (map[string]any, error) {
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.UseNumber()
-	var v any
-	if err := dec.Decode(&v); err != nil {
-		return nil, fhir.Errorf(fhir.KindInvalid, "structure", "resource is not valid JSON: %v", err)
-	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+	v, err := parseJSON(raw) // as json.Decoder with UseNumber, without reflection
+	if errors.Is(err, errTrailingData) {
 		return nil, fhir.Errorf(fhir.KindInvalid, "structure", "resource has data after its JSON object")
+	}
+	if err != nil {
+		return nil, fhir.Errorf(fhir.KindInvalid, "structure", "resource is not valid JSON: %v", err)
 	}
 	m, ok := v.(map[string]any)
 	if !ok {

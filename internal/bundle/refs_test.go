@@ -47,6 +47,12 @@ func TestRewriteRefs(t *testing.T) {
 			`{"subject": {"reference": "Patient/9"},  "n": 1.0}`, false},
 		{"a reference member that is not a string is walked", `{"reference":{"reference":"urn:uuid:a"}}`,
 			`{"reference":{"reference":"Patient/1"}}`, true},
+		{"white space around a replaced reference stays", "{ \"a\" : [ { \"reference\" :\n \"urn:uuid:b\" } ] }",
+			"{ \"a\" : [ { \"reference\" :\n \"Practitioner/2\" } ] }", true},
+		{"a key spelt with escapes", `{"\u0072eference":"urn:uuid:a"}`, `{"\u0072eference":"Patient/1"}`, true},
+		{"a value spelt with escapes", `{"reference":"urn:uuid\u003aa"}`, `{"reference":"Patient/1"}`, true},
+		{"a string that says reference is no member", `{"type":"reference","x":["reference"]}`,
+			`{"type":"reference","x":["reference"]}`, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got, changed, err := rewriteRefs(json.RawMessage(tc.in), resolve)
@@ -55,6 +61,62 @@ func TestRewriteRefs(t *testing.T) {
 			assert.Equal(t, tc.want, string(got))
 		})
 	}
+}
+
+func TestRewriteRefsRejectsBrokenJSON(t *testing.T) {
+	resolve := func(string) (string, bool, error) { return "Patient/1", true, nil }
+	for _, in := range []string{
+		`{"reference":"urn:uuid:a"`, `{"reference":"urn:uuid:a}`, `{"a":[{"reference":"x"},}`,
+		`{"reference" "x"}`, `{"reference":"x"} {}`, `[{"reference":"x"}`, `{"reference":"x",}`,
+	} {
+		_, _, err := rewriteRefs(json.RawMessage(in), resolve)
+		assert.Error(t, err, in)
+	}
+}
+
+// FuzzRewriteRefs checks the splicing rewriter against a decode of the
+// document: for valid JSON, the output decodes to the input's value with
+// every string "reference" member replaced, and nothing else changed.
+func FuzzRewriteRefs(f *testing.F) {
+	for _, s := range []string{
+		`{"subject":{"reference":"urn:uuid:a"},"status":"final"}`,
+		`{"contained":[{"resourceType":"Provenance","agent":[{"who":{"reference":"urn:uuid:b"}}]}]}`,
+		`{"\u0072eference":"x","reference":{"reference":"y"}}`, `{"reference":1,"a":[[],{}],"b":null}`,
+		`{ "reference" : "z" , "n" : -1.5e3 }`,
+	} {
+		f.Add(s)
+	}
+	resolve := func(ref string) (string, bool, error) { return "Patient/" + ref, true, nil }
+	f.Fuzz(func(t *testing.T, in string) {
+		out, _, err := rewriteRefs(json.RawMessage(in), resolve)
+		var want any
+		if json.Unmarshal([]byte(in), &want) != nil {
+			return // any error or output will do; it must not panic
+		}
+		require.NoError(t, err, in)
+		var got any
+		require.NoError(t, json.Unmarshal(out, &got), string(out))
+		require.Equal(t, replaceRefs(want), got, in)
+	})
+}
+
+// replaceRefs is the rewrite of FuzzRewriteRefs on a decoded document.
+func replaceRefs(v any) any {
+	switch v := v.(type) {
+	case map[string]any:
+		for k, x := range v {
+			if s, ok := x.(string); ok && k == "reference" {
+				v[k] = "Patient/" + s
+			} else {
+				v[k] = replaceRefs(x)
+			}
+		}
+	case []any:
+		for i, x := range v {
+			v[i] = replaceRefs(x)
+		}
+	}
+	return v
 }
 
 func TestAbsolute(t *testing.T) {

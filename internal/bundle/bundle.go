@@ -144,21 +144,29 @@ type entry struct {
 // Type returns the type of a Bundle body, for the caller to name the
 // interaction before processing it.
 func Type(raw []byte) (string, error) {
-	var b struct {
-		ResourceType string `json:"resourceType"`
-		Type         string `json:"type"`
-	}
-	if err := json.Unmarshal(raw, &b); err != nil {
+	// The top level only: Process reads the rest.
+	resourceType, typ := "", ""
+	err := fhir.TopLevel(raw, func(key string, value []byte) error {
+		var err error
+		switch key {
+		case "resourceType":
+			err = json.Unmarshal(value, &resourceType)
+		case "type":
+			err = json.Unmarshal(value, &typ)
+		}
+		return err
+	})
+	if err != nil {
 		return "", fhir.Errorf(fhir.KindInvalid, "structure", "the body is not a JSON Bundle: %v", err)
 	}
-	if b.ResourceType != "Bundle" {
-		return "", fhir.Errorf(fhir.KindInvalid, "invalid", "POST to the base takes a Bundle, not %q", b.ResourceType)
+	if resourceType != "Bundle" {
+		return "", fhir.Errorf(fhir.KindInvalid, "invalid", "POST to the base takes a Bundle, not %q", resourceType)
 	}
-	if b.Type != Batch && b.Type != Transaction {
+	if typ != Batch && typ != Transaction {
 		return "", fhir.AtPath(fhir.KindInvalid, "invalid", "Bundle.type",
-			"only batch and transaction Bundles can be processed, not %q", b.Type)
+			"only batch and transaction Bundles can be processed, not %q", typ)
 	}
-	return b.Type, nil
+	return typ, nil
 }
 
 // Process runs a batch or transaction Bundle and returns the response

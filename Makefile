@@ -48,6 +48,16 @@ fuzz:
 	$(GO) test ./internal/fhir/patch -run '^$$' -fuzz FuzzFHIRPathPatch -fuzztime $(FUZZTIME)
 	$(GO) test ./internal/fhir/patch -run '^$$' -fuzz FuzzJSONPatch -fuzztime $(FUZZTIME)
 	$(GO) test ./internal/access -run '^$$' -fuzz FuzzVerify -fuzztime $(FUZZTIME)
+	$(GO) test ./internal/fhir -run '^$$' -fuzz FuzzStamp -fuzztime $(FUZZTIME)
+	$(GO) test ./internal/fhir -run '^$$' -fuzz FuzzPeek -fuzztime $(FUZZTIME)
+	$(GO) test ./internal/bundle -run '^$$' -fuzz FuzzRewriteRefs -fuzztime $(FUZZTIME)
+	$(GO) test ./internal/searchparam -run '^$$' -fuzz FuzzDecodeMatchesEncodingJSON -fuzztime $(FUZZTIME)
+	$(GO) test ./internal/searchparam -run '^$$' -fuzz FuzzExtract -fuzztime $(FUZZTIME)
+	$(GO) test ./internal/search -run '^$$' -fuzz FuzzParse -fuzztime $(FUZZTIME)
+	$(GO) test ./internal/access -run '^$$' -fuzz FuzzParseConsent -fuzztime $(FUZZTIME)
+	$(GO) test ./internal/access -run '^$$' -fuzz FuzzClassify -fuzztime $(FUZZTIME)
+	$(GO) test ./internal/access -run '^$$' -fuzz FuzzCallerClaims -fuzztime $(FUZZTIME)
+	$(GO) test ./internal/fhir/elements -run '^$$' -fuzz FuzzSummary -fuzztime $(FUZZTIME)
 
 clean:
 	rm -rf bin

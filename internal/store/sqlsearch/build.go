@@ -16,9 +16,11 @@ import (
 type Options struct {
 	// Restrict, when set, returns a predicate that a resources row (named
 	// alias) must satisfy to be seen, binding its arguments with arg, or ""
-	// for none. It is applied to every resources row a search reads; see
-	// the package documentation.
-	Restrict func(alias string, arg func(any) string) string
+	// for none. types are the resource types the statement already
+	// confines the row to (nil: any type), so that the predicate can leave
+	// out what cannot apply to them. It is applied to every resources row
+	// a search reads; see the package documentation.
+	Restrict func(alias string, types []string, arg func(any) string) string
 }
 
 // tables are the index tables of the parameter types.
@@ -71,10 +73,14 @@ func (b *builder) alias(prefix string) string {
 // live is the predicate every resources row a search reads must pass: not
 // deleted, and visible to the caller (Options.Restrict). It is the one
 // place where access control constrains searches.
-func (b *builder) live(alias string) string {
+//
+// types are the resource types the statement confines the row to, by a
+// condition of its own (nil: any type). They must never be fewer than
+// those the row can be: the restriction is simplified for them.
+func (b *builder) live(alias string, types []string) string {
 	s := alias + ".deleted = " + b.d.Bool(false)
 	if b.o.Restrict != nil {
-		if r := b.o.Restrict(alias, b.arg); r != "" {
+		if r := b.o.Restrict(alias, types, b.arg); r != "" {
 			s += " AND (" + r + ")"
 		}
 	}
@@ -121,7 +127,7 @@ func (b *builder) isLocal(url string) bool {
 
 // where returns the conditions a resources row r must meet to match q.
 func (b *builder) where(q *search.Query, r string) string {
-	conds := []string{b.live(r)}
+	conds := []string{b.live(r, q.Types)}
 	if len(q.Types) > 0 {
 		conds = append(conds, b.in(r+".type", q.Types))
 	}
@@ -628,7 +634,7 @@ func (b *builder) identifier(f *search.Filter, r string, types []string, lead bo
 	literal := branch{y + ".res_type", y + ".res_id", " FROM idx_token " + i + " JOIN resources " + t + " ON " + of(i, t) +
 		" JOIN idx_reference " + y + " ON " + y + ".target_type = " + i + ".res_type AND " + y + ".target_id = " + i + ".res_id WHERE " +
 		and(b.ofTypes(i+".res_type", f.Param.Targets), i+".param = "+b.arg("identifier"), or(held),
-			b.ofTypes(y+".res_type", types), y+".param = "+b.arg(f.Param.Code), b.local(y), b.live(t))}
+			b.ofTypes(y+".res_type", types), y+".param = "+b.arg(f.Param.Code), b.local(y), b.live(t, f.Param.Targets))}
 	return b.rowIn(r, types, lead, logical, literal)
 }
 
@@ -642,14 +648,14 @@ func (b *builder) chain(f *search.Filter, r string, types []string, lead bool) s
 	literal := branch{x + ".res_type", x + ".res_id", " FROM idx_reference " + x + " JOIN resources " + t +
 		" ON " + t + ".type = " + x + ".target_type AND " + t + ".id = " + x + ".target_id WHERE " +
 		and(b.ofTypes(x+".res_type", types), x+".param = "+b.arg(f.Param.Code), b.in(t+".type", c.Types),
-			b.local(x), b.live(t), b.filter(&c.Filter, t, c.Types, b.leadsAlone(&c.Filter, c.Types)))}
+			b.local(x), b.live(t, c.Types), b.filter(&c.Filter, t, c.Types, b.leadsAlone(&c.Filter, c.Types)))}
 	y, i, u := b.alias("x"), b.alias("i"), b.alias("t")
 	logical := branch{y + ".res_type", y + ".res_id", " FROM idx_reference " + y + " JOIN idx_token " + i +
 		" ON " + i + ".code = " + y + ".ident_value AND " + i + ".system = " + y + ".ident_system AND " + i + ".param = " + b.arg("identifier") +
 		" JOIN resources " + u + " ON " + u + ".type = " + i + ".res_type AND " + u + ".id = " + i + ".res_id WHERE " +
 		and(b.ofTypes(y+".res_type", types), y+".param = "+b.arg(f.Param.Code), y+".ident_value <> ''",
 			"("+y+".target_type = '' OR "+y+".target_type = "+u+".type)", b.in(u+".type", c.Types),
-			b.live(u), b.filter(&c.Filter, u, c.Types, b.leadsAlone(&c.Filter, c.Types)))}
+			b.live(u, c.Types), b.filter(&c.Filter, u, c.Types, b.leadsAlone(&c.Filter, c.Types)))}
 	return b.rowIn(r, types, lead, literal, logical)
 }
 
@@ -662,14 +668,14 @@ func (b *builder) has(h *search.Has, r string, types []string, lead bool) string
 	literal := branch{x + ".target_type", x + ".target_id", " FROM idx_reference " + x + " JOIN resources " + s +
 		" ON " + s + ".type = " + x + ".res_type AND " + s + ".id = " + x + ".res_id WHERE " +
 		and(x+".res_type = "+b.arg(h.Type), x+".param = "+b.arg(h.Param.Code), b.ofTypes(x+".target_type", types),
-			x+".target_id <> ''", b.local(x), b.live(s), b.filter(&h.Filter, s, inner, b.leadsAlone(&h.Filter, inner)))}
+			x+".target_id <> ''", b.local(x), b.live(s, inner), b.filter(&h.Filter, s, inner, b.leadsAlone(&h.Filter, inner)))}
 	y, u, i := b.alias("x"), b.alias("s"), b.alias("i")
 	logical := branch{i + ".res_type", i + ".res_id", " FROM idx_reference " + y + " JOIN resources " + u +
 		" ON " + u + ".type = " + y + ".res_type AND " + u + ".id = " + y + ".res_id JOIN idx_token " + i +
 		" ON " + i + ".code = " + y + ".ident_value AND " + i + ".system = " + y + ".ident_system AND " + i + ".param = " + b.arg("identifier") + " WHERE " +
 		and(y+".res_type = "+b.arg(h.Type), y+".param = "+b.arg(h.Param.Code), y+".ident_value <> ''",
 			b.ofTypes(i+".res_type", types), "("+y+".target_type = '' OR "+y+".target_type = "+i+".res_type)",
-			b.live(u), b.filter(&h.Filter, u, inner, b.leadsAlone(&h.Filter, inner)))}
+			b.live(u, inner), b.filter(&h.Filter, u, inner, b.leadsAlone(&h.Filter, inner)))}
 	return b.rowIn(r, types, lead, literal, logical)
 }
 
@@ -704,5 +710,5 @@ func (b *builder) list(f *search.Filter, r string) string {
 	x, l := b.alias("x"), b.alias("l")
 	return fmt.Sprintf("EXISTS (SELECT 1 FROM idx_reference %[1]s JOIN resources %[2]s ON %[2]s.type = %[1]s.res_type AND %[2]s.id = %[1]s.res_id"+
 		" WHERE %[1]s.res_type = %[3]s AND %[4]s AND %[1]s.param = %[5]s AND %[1]s.target_type = %[6]s.type AND %[1]s.target_id = %[6]s.id AND %[7]s AND %[8]s)",
-		x, l, b.arg("List"), b.in(x+".res_id", ids), b.arg("item"), r, b.local(x), b.live(l))
+		x, l, b.arg("List"), b.in(x+".res_id", ids), b.arg("item"), r, b.local(x), b.live(l, []string{"List"}))
 }

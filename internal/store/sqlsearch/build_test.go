@@ -27,7 +27,9 @@ var resourceAliases = regexp.MustCompile(`(?:FROM|JOIN) resources (\w+)`)
 // Options.Restrict reaches every resources row a search reads: matches,
 // chain targets, _has sources, the List of _list, includes and counts.
 func TestRestrictReachesEveryResourcesRow(t *testing.T) {
-	o := Options{Restrict: func(alias string, arg func(any) string) string {
+	typesOf := map[string][]string{} // alias: the types Restrict was told of
+	o := Options{Restrict: func(alias string, types []string, arg func(any) string) string {
+		typesOf[alias] = types
 		return alias + ".owner = " + arg("ODS1")
 	}}
 	q := parsed(t, "Observation", "subject:Patient.organization.name=x&subject:identifier=s|v&_has:Provenance:target:agent=Practitioner/1&_list=l1")
@@ -55,6 +57,41 @@ func TestRestrictReachesEveryResourcesRow(t *testing.T) {
 	// r; the chain's two ways to its Patient, each with the two ways on to
 	// the Organization; :identifier's target; _has's two ways; the List.
 	assert.Len(t, resourceAliases.FindAllString(stmts[0].SQL, -1), 1+2*3+1+2+1)
+
+	// Each row is confined to the types Restrict is told of, by the
+	// statement itself (the revinclude's rows are Provenance; the include's
+	// target type is open).
+	for alias, want := range map[string][]string{"r": {"Observation"}, "s": {"Provenance"}, "t": nil} {
+		assert.Equal(t, want, typesOf[alias], alias)
+	}
+	var told [][]string
+	for _, types := range typesOf {
+		told = append(told, types)
+	}
+	assert.Contains(t, told, []string{"Patient"}, "the chain's Patient")
+	assert.Contains(t, told, []string{"Organization"}, "the chain's Organization")
+	assert.Contains(t, told, []string{"Provenance"}, "_has's Provenance")
+	assert.Contains(t, told, []string{"List"}, "the List of _list")
+}
+
+// The visibility is worked out for the types a row is confined to: a
+// caller who sees everything outside the Patient compartment has no
+// restriction on rows of such types only, and rows of none of them are
+// not tested against the list.
+func TestRestrictFoldsTheTypes(t *testing.T) {
+	restrict := restrictTo(&search.Visibility{Organization: "ODS1", NonPatient: true})
+	arg := func(any) string { return "$1" }
+	assert.Equal(t, "", restrict("r", []string{"Organization", "Practitioner"}, arg))
+	assert.Equal(t, "r.owner = $1", restrict("r", []string{"Patient", "Observation"}, arg))
+	assert.Equal(t, "r.owner = $1 OR r.type IN ('Organization')", restrict("r", []string{"Observation", "Organization"}, arg))
+	full := restrict("r", nil, arg)
+	assert.Contains(t, full, "r.owner = $1 OR r.type IN ('ActivityDefinition', ")
+	assert.NotContains(t, full, "'AuditEvent'")
+	assert.Equal(t, "r.owner = $1", restrict("r", []string{"NotAType"}, arg), "an unknown type is not outside the compartment")
+
+	none := restrictTo(&search.Visibility{Organization: "ODS1"})
+	assert.Equal(t, "r.owner = $1", none("r", []string{"Organization"}, arg), "without NonPatient, types change nothing")
+	assert.Equal(t, "1 = 0", restrictTo(&search.Visibility{NonPatient: true})("r", []string{"Patient"}, arg))
 }
 
 // Every argument the SQL names is bound, and every bound argument is named.

@@ -207,7 +207,11 @@ func countBothStatement(d Dialect, o Options, q *search.Query, limit int) (State
 	restrict := o.Restrict
 	o.Restrict = nil
 	b := newBuilder(d, o, q)
-	visible := "(" + restrict("r", b.arg) + ")"
+	visible := restrict("r", q.Types, b.arg)
+	if visible == "" {
+		visible = b.d.Bool(true)
+	}
+	visible = "(" + visible + ")"
 	where := b.where(q, "r")
 	sql := "SELECT count(*) FILTER (WHERE v), count(*) FROM (SELECT " + visible + " AS v FROM resources r WHERE " + where
 	if limit > 0 {
@@ -228,6 +232,14 @@ func countStatement(d Dialect, o Options, q *search.Query, limit int) (Statement
 	return b.statement("SELECT count(*) FROM resources r WHERE " + where)
 }
 
+// typesOf is the one type t, or any type (nil) when t is empty.
+func typesOf(t string) []string {
+	if t == "" {
+		return nil
+	}
+	return []string{t}
+}
+
 // includeStatement selects the resources that the references of param
 // (every reference parameter when empty) of the resources typ/ids point at,
 // of type target when it is set.
@@ -242,7 +254,7 @@ func includeStatement(d Dialect, o Options, q *search.Query, typ, param, target 
 	}
 	conds = append(conds, "x.target_id <> ''", b.local("x"))
 	return b.statement("SELECT " + qualify("t", resourceColumns) + " FROM resources t JOIN (SELECT DISTINCT x.target_type, x.target_id FROM idx_reference x WHERE " +
-		strings.Join(conds, " AND ") + ") x ON t.type = x.target_type AND t.id = x.target_id WHERE " + b.live("t") +
+		strings.Join(conds, " AND ") + ") x ON t.type = x.target_type AND t.id = x.target_id WHERE " + b.live("t", typesOf(target)) +
 		" ORDER BY t.type, t.id LIMIT " + strconv.Itoa(limit))
 }
 
@@ -256,6 +268,6 @@ func revIncludeStatement(d Dialect, o Options, q *search.Query, typ, param, targ
 	}
 	conds = append(conds, b.local("x"))
 	return b.statement("SELECT " + qualify("s", resourceColumns) + " FROM resources s JOIN (SELECT DISTINCT x.res_type, x.res_id FROM idx_reference x WHERE " +
-		strings.Join(conds, " AND ") + ") x ON s.type = x.res_type AND s.id = x.res_id WHERE " + b.live("s") +
+		strings.Join(conds, " AND ") + ") x ON s.type = x.res_type AND s.id = x.res_id WHERE " + b.live("s", []string{typ}) +
 		" ORDER BY s.type, s.id LIMIT " + strconv.Itoa(limit))
 }

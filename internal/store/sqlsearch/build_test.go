@@ -172,3 +172,51 @@ func TestPostgresDialect(t *testing.T) {
 	assert.Equal(t, "false", Postgres.Bool(false))
 	assert.True(t, strings.HasPrefix(ComponentParam("code-value-quantity", 1), "code-value-quantity$"))
 }
+
+// Only searches confined by a key that names at most one resource run as
+// unique lookups (prepared, planned once).
+func TestUniqueLookup(t *testing.T) {
+	for query, want := range map[string]bool{
+		"_id=a": true,
+		"identifier=https://fhir.nhs.uk/Id/nhs-number|9000000009": true,
+		"identifier=s|v&name=x":                                   true,
+		"identifier=9000000009":                                   false,
+		"identifier=s|":                                           false,
+		"identifier=|v":                                           false,
+		"identifier:not=s|v":                                      false,
+		"identifier=s|a,s|b":                                      false,
+		"_id=a,b":                                                 false,
+		"name=x":                                                  false,
+		"general-practitioner:identifier=s|v":                     false,
+		"_has:Observation:patient:identifier=s|v":                 false,
+	} {
+		assert.Equal(t, want, uniqueLookup(parsed(t, "Patient", query)), query)
+	}
+	st, _, err := pageStatement(Postgres, Options{}, parsed(t, "Patient", "_id=a"), resourceColumns, 10)
+	require.NoError(t, err)
+	assert.True(t, st.Unique)
+	st, err = countStatement(Postgres, Options{}, parsed(t, "Patient", "name=x"), 0)
+	require.NoError(t, err)
+	assert.False(t, st.Unique)
+}
+
+// A search that reads other resources than its matches (the target of a
+// chain or of :identifier, the source of _has, the List of _list) under
+// the restriction is not counted with the restriction judged on its
+// matches alone: that count would include matches reached through a
+// resource the caller may not see, and reveal it.
+func TestCountBothOnlyWhenOnlyMatchesAreRead(t *testing.T) {
+	o := Options{Restrict: func(alias string, _ []string, arg func(any) string) string { return alias + ".owner = " + arg("ODS1") }}
+	for query, want := range map[string]bool{
+		"code=http://loinc.org|1":               true,
+		"subject=Patient/1&date=ge2024":         true,
+		"_list=l1":                              false,
+		"subject:identifier=s|v":                false,
+		"subject:Patient.name=x":                false,
+		"_has:Provenance:target:agent=Device/1": false,
+	} {
+		_, ok, err := countBothStatement(Postgres, o, parsed(t, "Observation", query), 0)
+		require.NoError(t, err)
+		assert.Equal(t, want, ok, query)
+	}
+}

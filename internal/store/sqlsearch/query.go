@@ -12,6 +12,10 @@ import (
 type Statement struct {
 	SQL  string
 	Args []any
+	// Unique is true when the statement finds its matches through a key
+	// that names at most one resource whatever its value (see
+	// uniqueLookup), so that one plan serves every run of it.
+	Unique bool
 }
 
 func (b *builder) statement(sql string) (Statement, error) {
@@ -187,22 +191,32 @@ func pageStatement(d Dialect, o Options, q *search.Query, columns string, limit 
 	}
 	sql += " ORDER BY " + order(keys, "m", reverse) + " LIMIT " + strconv.Itoa(limit)
 	st, err := b.statement(sql)
+	st.Unique = uniqueLookup(q)
 	return st, keys, err
+}
+
+// readsOnlyMatches reports whether the only resources rows q reads are its
+// matches: no chain, _has, :identifier (the resource holding the
+// identifier) or _list (the List), each of which reads other resources
+// under the restriction too. Only then can the restriction be judged on
+// the matches alone, as countBothStatement and uniquePage do.
+func readsOnlyMatches(q *search.Query) bool {
+	for _, f := range q.Filters {
+		if f.Chain != nil || f.Has != nil || f.Modifier == search.ModIdentifier || f.Param == search.ListParam {
+			return false
+		}
+	}
+	return true
 }
 
 // countBothStatement counts the matches of q as o's Restrict sees them and
 // as they are without it, in one pass: the visible count and whether
 // anything was withheld, for a query whose only reads of resources are its
-// matches (no chain or _has: those read resources under the restriction
-// too). With limit above 0 it stops after limit unrestricted matches.
+// matches (readsOnlyMatches). With limit above 0 it stops after limit
+// unrestricted matches.
 func countBothStatement(d Dialect, o Options, q *search.Query, limit int) (Statement, bool, error) {
-	if o.Restrict == nil {
+	if o.Restrict == nil || !readsOnlyMatches(q) {
 		return Statement{}, false, nil
-	}
-	for _, f := range q.Filters {
-		if f.Chain != nil || f.Has != nil {
-			return Statement{}, false, nil
-		}
 	}
 	restrict := o.Restrict
 	o.Restrict = nil
@@ -218,6 +232,7 @@ func countBothStatement(d Dialect, o Options, q *search.Query, limit int) (State
 		sql += " LIMIT " + strconv.Itoa(limit)
 	}
 	st, err := b.statement(sql + ") c")
+	st.Unique = uniqueLookup(q)
 	return st, true, err
 }
 
@@ -226,10 +241,35 @@ func countBothStatement(d Dialect, o Options, q *search.Query, limit int) (State
 func countStatement(d Dialect, o Options, q *search.Query, limit int) (Statement, error) {
 	b := newBuilder(d, o, q)
 	where := b.where(q, "r")
+	sql := "SELECT count(*) FROM resources r WHERE " + where
 	if limit > 0 {
-		return b.statement("SELECT count(*) FROM (SELECT 1 FROM resources r WHERE " + where + " LIMIT " + strconv.Itoa(limit) + ") c")
+		sql = "SELECT count(*) FROM (SELECT 1 FROM resources r WHERE " + where + " LIMIT " + strconv.Itoa(limit) + ") c"
 	}
-	return b.statement("SELECT count(*) FROM resources r WHERE " + where)
+	st, err := b.statement(sql)
+	st.Unique = uniqueLookup(q)
+	return st, err
+}
+
+// uniqueLookup reports whether q is confined by a key that names at most
+// one resource of a type whatever its value: an _id, or an identifier
+// with its system and value (one Patient per NHS number; identifiers are
+// unique in their system). Such a statement is planned well once for all
+// values, while the plan of most searches depends on them (see the
+// Postgres store's Search).
+func uniqueLookup(q *search.Query) bool {
+	for _, f := range q.Filters {
+		if f.Param == nil || f.Chain != nil || f.Has != nil || f.Modifier != search.ModNone || len(f.Values) != 1 {
+			continue
+		}
+		t := f.Values[0].Token
+		switch {
+		case f.Param.Code == "_id":
+			return true
+		case f.Param.Code == "identifier" && f.Param.Type == searchparam.TypeToken && t.System != "" && t.Code != "":
+			return true
+		}
+	}
+	return false
 }
 
 // typesOf is the one type t, or any type (nil) when t is empty.

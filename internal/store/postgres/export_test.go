@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"fmt"
 	"strings"
 
 	"github.com/sharedcare/sharedcare/internal/search"
@@ -19,15 +20,43 @@ func (r *recorder) Query(ctx context.Context, sql string, args ...any) (sqlsearc
 	return r.querier.Query(ctx, sql, args...)
 }
 
+func (r *recorder) QueryUnique(ctx context.Context, sql string, args ...any) (sqlsearch.Rows, error) {
+	r.stmts = append(r.stmts, sqlsearch.Statement{SQL: sql, Args: args, Unique: true})
+	return r.querier.QueryUnique(ctx, sql, args...)
+}
+
 // ExplainSearch runs q and returns the plan PostgreSQL chose for its page
-// statement, and that statement.
+// statement, and that statement. The plan of a unique lookup, which runs
+// prepared, is the generic plan that serves all its runs.
 func ExplainSearch(ctx context.Context, s *Store, q *search.Query) (plan, sql string, err error) {
 	rec := &recorder{querier: querier{s.pool}}
 	if _, err := sqlsearch.Search(ctx, rec, sqlsearch.Postgres, q, sqlsearch.Options{}); err != nil {
 		return "", "", err
 	}
 	page := rec.stmts[0]
-	rows, err := s.pool.Query(ctx, "EXPLAIN "+page.SQL, page.Args...)
+	conn, err := s.pool.Acquire(ctx)
+	if err != nil {
+		return "", "", err
+	}
+	defer conn.Release()
+	explain := "EXPLAIN " + page.SQL
+	if page.Unique {
+		if _, err := conn.Exec(ctx, "PREPARE explain_unique AS "+page.SQL); err != nil {
+			return "", "", err
+		}
+		defer conn.Exec(context.WithoutCancel(ctx), "DEALLOCATE explain_unique; RESET plan_cache_mode")
+		if _, err := conn.Exec(ctx, "SET plan_cache_mode = force_generic_plan"); err != nil {
+			return "", "", err
+		}
+		// EXECUTE takes its values as literals.
+		values := make([]string, len(page.Args))
+		for i, a := range page.Args {
+			values[i] = "'" + strings.ReplaceAll(fmt.Sprint(a), "'", "''") + "'"
+		}
+		explain = "EXPLAIN EXECUTE explain_unique(" + strings.Join(values, ", ") + ")"
+		page.Args = nil
+	}
+	rows, err := conn.Query(ctx, explain, page.Args...)
 	if err != nil {
 		return "", "", err
 	}

@@ -19,6 +19,14 @@ func (q querier) Query(ctx context.Context, sql string, args ...any) (sqlsearch.
 	return q.pool.Query(ctx, sql, customPlan(args)...)
 }
 
+// QueryUnique runs the statement of a unique lookup (a search by _id or
+// by an identifier's system and value) prepared: its plan does not depend
+// on the values, and planning it afresh, as customPlan has every other
+// search planned, took three times as long as running it.
+func (q querier) QueryUnique(ctx context.Context, sql string, args ...any) (sqlsearch.Rows, error) {
+	return q.pool.Query(ctx, sql, args...)
+}
+
 // customPlan makes a search statement run unprepared (its description is
 // still cached), so that Postgres plans each run for its values. A
 // prepared statement may be switched to one generic plan after five runs,

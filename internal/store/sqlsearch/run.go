@@ -14,6 +14,20 @@ type Querier interface {
 	Query(ctx context.Context, sql string, args ...any) (Rows, error)
 }
 
+// UniqueQuerier is a Querier that runs the statements of unique lookups
+// (Statement.Unique) its own way: the Postgres store prepares them.
+type UniqueQuerier interface {
+	QueryUnique(ctx context.Context, sql string, args ...any) (Rows, error)
+}
+
+// query runs st on db.
+func query(ctx context.Context, db Querier, st Statement) (Rows, error) {
+	if u, ok := db.(UniqueQuerier); ok && st.Unique {
+		return u.QueryUnique(ctx, st.SQL, st.Args...)
+	}
+	return db.Query(ctx, st.SQL, st.Args...)
+}
+
 // Rows is the result of a query, as pgx.Rows and *sql.Rows both provide it.
 type Rows interface {
 	Next() bool
@@ -149,7 +163,7 @@ func countBoth(ctx context.Context, db Querier, d Dialect, q *search.Query, o Op
 	if !ok || err != nil {
 		return 0, false, false, err
 	}
-	rows, err := db.Query(ctx, st.SQL, st.Args...)
+	rows, err := query(ctx, db, st)
 	if err != nil {
 		return 0, false, false, err
 	}
@@ -174,7 +188,7 @@ func count(ctx context.Context, db Querier, d Dialect, q *search.Query, o Option
 	if err != nil {
 		return 0, err
 	}
-	rows, err := db.Query(ctx, st.SQL, st.Args...)
+	rows, err := query(ctx, db, st)
 	if err != nil {
 		return 0, err
 	}
@@ -201,7 +215,7 @@ func (r row) cursor(before bool) string {
 // readRows runs st and reads resources (with their bodies and owners when
 // full) followed by nkeys sort keys.
 func readRows(ctx context.Context, db Querier, d Dialect, st Statement, nkeys int, full bool) ([]row, error) {
-	rows, err := db.Query(ctx, st.SQL, st.Args...)
+	rows, err := query(ctx, db, st)
 	if err != nil {
 		return nil, fmt.Errorf("sqlsearch: %w", err)
 	}

@@ -107,6 +107,77 @@ type bundle struct {
 	Entry        []bundleEntry `json:"entry,omitempty"`
 }
 
+// encode writes b as JSON, as json.Marshal would but without checking and
+// compacting each entry's resource again: they are the stored JSON, which
+// the write path compacted (or JSON this server made from it), and doing
+// so was a tenth of the CPU of a search by NHS number.
+func (b bundle) encode() ([]byte, error) {
+	entries := b.Entry
+	b.Entry = nil
+	head, err := json.Marshal(b)
+	if err != nil || len(entries) == 0 {
+		return head, err
+	}
+	size := len(head) + 16
+	for _, e := range entries {
+		size += len(e.FullURL) + len(e.Resource) + 96
+	}
+	out := make([]byte, 0, size)
+	out = append(out, head[:len(head)-1]...)
+	out = append(out, `,"entry":[`...)
+	for i, e := range entries {
+		if i > 0 {
+			out = append(out, ',')
+		}
+		if out, err = e.appendJSON(out); err != nil {
+			return nil, err
+		}
+	}
+	return append(out, "]}"...), nil
+}
+
+// appendJSON appends e as a JSON object, its members in the order of the
+// struct's fields.
+func (e bundleEntry) appendJSON(out []byte) ([]byte, error) {
+	out = append(out, '{')
+	first := true
+	member := func(name string, v []byte) {
+		if !first {
+			out = append(out, ',')
+		}
+		first = false
+		out = append(out, '"')
+		out = append(out, name...)
+		out = append(out, `":`...)
+		out = append(out, v...)
+	}
+	if e.FullURL != "" {
+		v, err := json.Marshal(e.FullURL)
+		if err != nil {
+			return nil, err
+		}
+		member("fullUrl", v)
+	}
+	if len(e.Resource) > 0 {
+		member("resource", e.Resource)
+	}
+	for _, m := range []struct {
+		name string
+		v    any
+		set  bool
+	}{{"request", e.Request, e.Request != nil}, {"response", e.Response, e.Response != nil}, {"search", e.Search, e.Search != nil}} {
+		if !m.set {
+			continue
+		}
+		v, err := json.Marshal(m.v)
+		if err != nil {
+			return nil, err
+		}
+		member(m.name, v)
+	}
+	return append(out, '}'), nil
+}
+
 type bundleMeta struct {
 	LastUpdated string `json:"lastUpdated"`
 }

@@ -99,7 +99,13 @@ func pretty(r *http.Request) bool {
 
 // writeJSON marshals v and writes it.
 func (s *Server) writeJSON(w http.ResponseWriter, r *http.Request, status int, v any) error {
-	b, err := json.Marshal(v)
+	var b []byte
+	var err error
+	if bu, ok := v.(bundle); ok {
+		b, err = bu.encode()
+	} else {
+		b, err = json.Marshal(v)
+	}
 	if err != nil {
 		return err
 	}

@@ -173,14 +173,34 @@ func (b *builder) keyset(keys []sortKey, c *search.Cursor, m string) string {
 // pageStatement selects the next limit rows of q after (or before)
 // q.Page, with the text of their sort keys after columns.
 func pageStatement(d Dialect, o Options, q *search.Query, columns string, limit int) (Statement, []sortKey, error) {
-	b := newBuilder(d, o, q)
+	return buildPage(newBuilder(d, o, q), q, columns, nil, limit)
+}
+
+// visiblePageStatement is pageStatement of every match, the restriction
+// lifted, with whether restrict lets the caller see each: the column v
+// after columns, before the sort keys.
+func visiblePageStatement(d Dialect, o Options, q *search.Query, columns string, limit int) (Statement, []sortKey, error) {
+	restrict := o.Restrict
+	o.Restrict = nil
+	return buildPage(newBuilder(d, o, q), q, columns, restrict, limit)
+}
+
+func buildPage(b *builder, q *search.Query, columns string, visible func(alias string, types []string, arg func(any) string) string, limit int) (Statement, []sortKey, error) {
 	keys := b.sortKeys(q, "r")
 	inner := []string{qualify("r", columns)}
 	outer := []string{qualify("m", columns)}
+	if visible != nil {
+		v := visible("r", q.Types, b.arg)
+		if v == "" {
+			v = b.d.Bool(true)
+		}
+		inner = append(inner, "("+v+") AS v")
+		outer = append(outer, "m.v")
+	}
 	for i, k := range keys {
 		name := "k" + strconv.Itoa(i)
 		inner = append(inner, k.expr+" AS "+name)
-		outer = append(outer, d.Text("m."+name, k.kind))
+		outer = append(outer, b.d.Text("m."+name, k.kind))
 	}
 	sql := "SELECT " + strings.Join(outer, ", ") +
 		" FROM (SELECT " + strings.Join(inner, ", ") + " FROM resources r WHERE " + b.where(q, "r") + ") m"

@@ -3,6 +3,7 @@ package sqlsearch
 import (
 	"context"
 	"fmt"
+	"slices"
 
 	"github.com/sharedcare/sharedcare/internal/fhir"
 	"github.com/sharedcare/sharedcare/internal/search"
@@ -68,13 +69,45 @@ func Search(ctx context.Context, db Querier, d Dialect, q *search.Query, o Optio
 		page.Total = &n
 		return page, err
 	}
-	st, keys, err := pageStatement(d, o, q, resourceColumns, q.Count+1)
+	// The first page of a unique lookup holds every match: read them all,
+	// each with whether the caller may see it, and the page, its total
+	// and whether anything was withheld come from one statement.
+	unique := q.Page == nil && o.Restrict != nil && uniqueLookup(q) && readsOnlyMatches(q)
+	var (
+		st   Statement
+		keys []sortKey
+		err  error
+	)
+	if unique {
+		st, keys, err = visiblePageStatement(d, o, q, resourceColumns, q.Count+1)
+	} else {
+		st, keys, err = pageStatement(d, o, q, resourceColumns, q.Count+1)
+	}
 	if err != nil {
 		return page, err
 	}
-	rows, err := readRows(ctx, db, d, st, len(keys), true)
+	rows, err := readRows(ctx, db, d, st, len(keys), true, unique)
 	if err != nil {
 		return page, err
+	}
+	if unique {
+		if len(rows) > q.Count {
+			// More matches than a page: page and count as any search.
+			unique = false
+			if st, keys, err = pageStatement(d, o, q, resourceColumns, q.Count+1); err != nil {
+				return page, err
+			}
+			if rows, err = readRows(ctx, db, d, st, len(keys), true, false); err != nil {
+				return page, err
+			}
+		} else {
+			withheld := false
+			rows = slices.DeleteFunc(rows, func(r row) bool {
+				withheld = withheld || !r.visible
+				return !r.visible
+			})
+			page.Withheld = &withheld
+		}
 	}
 	more := len(rows) > q.Count
 	if more {
@@ -100,6 +133,10 @@ func Search(ctx context.Context, db Querier, d Dialect, q *search.Query, o Optio
 	}
 	switch {
 	case q.Total == search.TotalNone:
+	case unique:
+		// Every match was read: the visible ones are the total.
+		n := len(rows)
+		page.Total = &n
 	case q.Total == search.TotalAccurate:
 		n, withheld, ok, err := countBoth(ctx, db, d, q, o, 0)
 		if err != nil {
@@ -146,7 +183,7 @@ func Match(ctx context.Context, db Querier, d Dialect, q *search.Query, o Option
 	if err != nil {
 		return nil, err
 	}
-	rows, err := readRows(ctx, db, d, st, len(keys), false)
+	rows, err := readRows(ctx, db, d, st, len(keys), false, false)
 	out := make([]fhir.Resource, len(rows))
 	for i, r := range rows {
 		out[i] = r.res
@@ -204,8 +241,9 @@ func count(ctx context.Context, db Querier, d Dialect, q *search.Query, o Option
 
 // row is a resource read by a search, with its sort keys.
 type row struct {
-	res  fhir.Resource
-	keys []*string
+	res     fhir.Resource
+	keys    []*string
+	visible bool // the caller may see it (visiblePageStatement)
 }
 
 func (r row) cursor(before bool) string {
@@ -214,7 +252,10 @@ func (r row) cursor(before bool) string {
 
 // readRows runs st and reads resources (with their bodies and owners when
 // full) followed by nkeys sort keys.
-func readRows(ctx context.Context, db Querier, d Dialect, st Statement, nkeys int, full bool) ([]row, error) {
+//
+// With visible, each row's v column follows its columns (see
+// visiblePageStatement).
+func readRows(ctx context.Context, db Querier, d Dialect, st Statement, nkeys int, full, visible bool) ([]row, error) {
 	rows, err := query(ctx, db, st)
 	if err != nil {
 		return nil, fmt.Errorf("sqlsearch: %w", err)
@@ -227,6 +268,9 @@ func readRows(ctx context.Context, db Querier, d Dialect, st Statement, nkeys in
 		dest := []any{&r.res.Type, &r.res.ID, &r.res.VersionID, &lastUpdated}
 		if full {
 			dest = append(dest, &r.res.Raw, &r.res.Owner, &r.res.PatientID)
+		}
+		if visible {
+			dest = append(dest, &r.visible)
 		}
 		r.keys = make([]*string, nkeys)
 		for i := range r.keys {
@@ -271,7 +315,7 @@ func includes(ctx context.Context, db Querier, d Dialect, q *search.Query, o Opt
 			if err != nil {
 				return err
 			}
-			rows, err := readRows(ctx, db, d, st, 0, true)
+			rows, err := readRows(ctx, db, d, st, 0, true, false)
 			for _, r := range rows {
 				if !seen[r.res.Ref()] && len(out)+len(added) < maxIncluded {
 					seen[r.res.Ref()] = true

@@ -85,7 +85,7 @@ func testAuditTrail(t *testing.T) {
 
 	// Alter one chained record behind the server's back.
 	if url := env["SHAREDCARE_DATABASE_URL"]; url != "" {
-		require.NoError(t, pgtest.Exec(t, url, `UPDATE audit_events SET agent = 'forged' WHERE chain_pos = 3`))
+		require.NoError(t, pgtest.Exec(t, url, `UPDATE audit_events SET agent = 'forged' WHERE seq = (SELECT seq FROM audit_chain WHERE pos = 3)`))
 	} else {
 		db, err := sql.Open("sqlite", "file:"+filepath.Join(ts.dataDir, embedded.FileName)+"?_pragma=busy_timeout(5000)")
 		require.NoError(t, err)

@@ -32,10 +32,11 @@ func auditColumns(recs []store.AuditRecord) []any {
 	return []any{ids, recorded, patients, agents, orgs, purposes, btg, actions, outcomes, entities, raws}
 }
 
-// auditInsertSplit is auditInsert with the entity lists split back into arrays.
-var auditInsertSplit = strings.Replace(auditInsert, "SELECT * FROM unnest(",
+// auditInsertSplit is auditInsert with the entity lists split back into
+// arrays, queueing each record for the sealer (audit_unsealed).
+var auditInsertSplit = "WITH a AS (" + strings.Replace(auditInsert, "SELECT * FROM unnest(",
 	"SELECT i, rc, p, a, o, pu, b, ac, oc, CASE WHEN e = '' THEN '{}'::text[] ELSE string_to_array(e, E'\\n') END, rw FROM unnest(", 1) +
-	" AS u(i, rc, p, a, o, pu, b, ac, oc, e, rw)"
+	" AS u(i, rc, p, a, o, pu, b, ac, oc, e, rw) RETURNING seq) INSERT INTO audit_unsealed (seq) SELECT seq FROM a"
 
 // AppendAudit stores records in one statement.
 func (s *Store) AppendAudit(ctx context.Context, recs []store.AuditRecord) error {
@@ -65,11 +66,12 @@ func (s *Store) SealAudit(ctx context.Context, limit int, hash func(prev []byte,
 		}
 		var pos int64
 		var prev []byte
-		err := tx.QueryRow(ctx, `SELECT chain_pos, hash FROM audit_events WHERE chain_pos IS NOT NULL ORDER BY chain_pos DESC LIMIT 1`).Scan(&pos, &prev)
+		err := tx.QueryRow(ctx, `SELECT pos, hash FROM audit_chain ORDER BY pos DESC LIMIT 1`).Scan(&pos, &prev)
 		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
 			return err
 		}
-		rows, err := tx.Query(ctx, `SELECT seq, `+auditSelect+` FROM audit_events WHERE chain_pos IS NULL ORDER BY seq LIMIT $1`, limit)
+		rows, err := tx.Query(ctx, `SELECT a.seq, `+qualifiedAuditSelect+` FROM audit_unsealed u JOIN audit_events a ON a.seq = u.seq
+			ORDER BY u.seq LIMIT $1`, limit)
 		if err != nil {
 			return err
 		}
@@ -96,16 +98,20 @@ func (s *Store) SealAudit(ctx context.Context, limit int, hash func(prev []byte,
 			positions[i], prevs[i], hashes[i] = pos, prev, h
 			prev = h
 		}
-		_, err = tx.Exec(ctx, `UPDATE audit_events a SET chain_pos = u.pos, prev_hash = u.prev, hash = u.hash
-			FROM unnest($1::bigint[], $2::bigint[], $3::bytea[], $4::bytea[]) AS u(seq, pos, prev, hash)
-			WHERE a.seq = u.seq`, seqs, positions, prevs, hashes)
+		b := &pgx.Batch{}
+		b.Queue(`INSERT INTO audit_chain (pos, seq, prev_hash, hash)
+			SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bytea[], $4::bytea[])`, positions, seqs, prevs, hashes)
+		b.Queue(`DELETE FROM audit_unsealed WHERE seq = ANY($1)`, seqs)
 		sealed = len(recs)
-		return err
+		return tx.SendBatch(ctx, b).Close()
 	})
 	return sealed, err
 }
 
 const auditSelect = `id, recorded, patient_id, agent, org, purpose, break_glass, action, outcome, entities, raw`
+
+// qualifiedAuditSelect is auditSelect of audit_events a.
+var qualifiedAuditSelect = "a." + strings.ReplaceAll(auditSelect, ", ", ", a.")
 
 func scanAudit(row pgx.Row, extra ...any) (store.AuditRecord, error) {
 	var r store.AuditRecord
@@ -117,7 +123,8 @@ func scanAudit(row pgx.Row, extra ...any) (store.AuditRecord, error) {
 
 // AuditChain calls fn for every chained record, in chain order.
 func (s *Store) AuditChain(ctx context.Context, fn func(store.AuditLink) error) error {
-	rows, err := s.pool.Query(ctx, `SELECT chain_pos, prev_hash, hash, `+auditSelect+` FROM audit_events WHERE chain_pos IS NOT NULL ORDER BY chain_pos`)
+	rows, err := s.pool.Query(ctx, `SELECT c.pos, c.prev_hash, c.hash, `+qualifiedAuditSelect+`
+		FROM audit_chain c JOIN audit_events a ON a.seq = c.seq ORDER BY c.pos`)
 	if err != nil {
 		return err
 	}
@@ -136,10 +143,13 @@ func (s *Store) AuditChain(ctx context.Context, fn func(store.AuditLink) error) 
 	return rows.Err()
 }
 
-// UnsealedAudit counts records recorded before t that are not in the chain.
+// UnsealedAudit counts records recorded before t that are not in the
+// chain: whether or not they are still queued for it, so that a record
+// taken off the queue by hand still counts.
 func (s *Store) UnsealedAudit(ctx context.Context, before time.Time) (int, error) {
 	var n int
-	err := s.pool.QueryRow(ctx, `SELECT count(*) FROM audit_events WHERE chain_pos IS NULL AND recorded < $1`, before).Scan(&n)
+	err := s.pool.QueryRow(ctx, `SELECT count(*) FROM audit_events a WHERE a.recorded < $1
+		AND NOT EXISTS (SELECT 1 FROM audit_chain c WHERE c.seq = a.seq)`, before).Scan(&n)
 	return n, err
 }
 

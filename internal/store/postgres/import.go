@@ -20,7 +20,7 @@ import (
 var ErrNotEmpty = errors.New("the database is not empty")
 
 // importTables are the tables an import fills, all of which must be empty.
-var importTables = append([]string{"resource_history", "resources", "audit_events", "care_relations"}, indexTables...)
+var importTables = append([]string{"resource_history", "resources", "audit_events", "audit_chain", "audit_unsealed", "care_relations"}, indexTables...)
 
 // Import is one transaction filling an empty database with a copy of
 // another store: a migrate.Destination. It is valid only inside the
@@ -145,11 +145,12 @@ func (im *Import) Resources(ctx context.Context, versions []store.Version) (int,
 	return x.rows(), im.tx.SendBatch(ctx, b).Close()
 }
 
-// Audit stores audit records at their positions, with their chain links.
+// Audit stores audit records at their positions, with their chain links:
+// a chained record gets its link in audit_chain, any other is queued for
+// the sealer.
 func (im *Import) Audit(ctx context.Context, entries []migrate.AuditEntry) error {
 	_, err := im.tx.CopyFrom(ctx, pgx.Identifier{"audit_events"},
-		[]string{"seq", "id", "recorded", "patient_id", "agent", "org", "purpose", "break_glass", "action", "outcome", "entities", "raw",
-			"chain_pos", "prev_hash", "hash"},
+		[]string{"seq", "id", "recorded", "patient_id", "agent", "org", "purpose", "break_glass", "action", "outcome", "entities", "raw"},
 		pgx.CopyFromSlice(len(entries), func(i int) ([]any, error) {
 			e := entries[i]
 			// The column is NOT NULL: no entities is an empty array.
@@ -157,13 +158,24 @@ func (im *Import) Audit(ctx context.Context, entries []migrate.AuditEntry) error
 			if entities == nil {
 				entities = []string{}
 			}
-			var pos any
-			if e.Pos > 0 {
-				pos = e.Pos
-			}
 			return []any{e.Seq, e.ID, e.Recorded, e.PatientID, e.Agent, e.Org, e.Purpose, e.BreakGlass, e.Action, e.Outcome,
-				entities, e.Raw, pos, e.PrevHash, e.Hash}, nil
+				entities, e.Raw}, nil
 		}))
+	if err != nil {
+		return err
+	}
+	var links, unsealed [][]any
+	for _, e := range entries {
+		if e.Pos > 0 {
+			links = append(links, []any{e.Pos, e.Seq, e.PrevHash, e.Hash})
+		} else {
+			unsealed = append(unsealed, []any{e.Seq})
+		}
+	}
+	if _, err := im.tx.CopyFrom(ctx, pgx.Identifier{"audit_chain"}, []string{"pos", "seq", "prev_hash", "hash"}, pgx.CopyFromRows(links)); err != nil {
+		return err
+	}
+	_, err = im.tx.CopyFrom(ctx, pgx.Identifier{"audit_unsealed"}, []string{"seq"}, pgx.CopyFromRows(unsealed))
 	return err
 }
 

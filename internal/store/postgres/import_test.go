@@ -141,7 +141,9 @@ func TestImportKeepsPositions(t *testing.T) {
 		})
 	}))
 	require.Equal(t, []string{"(5,1,,\"\\\\x01\")", "(9,,,)"},
-		importColumn[string](t, url, `SELECT (seq, chain_pos, prev_hash, hash)::text FROM audit_events ORDER BY seq`))
+		importColumn[string](t, url, `SELECT (a.seq, c.pos, c.prev_hash, c.hash)::text FROM audit_events a
+			LEFT JOIN audit_chain c ON c.seq = a.seq ORDER BY a.seq`))
+	require.Equal(t, []int64{9}, importColumn[int64](t, url, `SELECT seq FROM audit_unsealed`), "the unchained record waits for the sealer")
 
 	v3 := v1
 	v3.VersionID, v3.LastUpdated = 3, at.Add(2*time.Second)

@@ -91,25 +91,6 @@ func Object(raw []byte) ([]Member, error) {
 	return out, nil
 }
 
-// EncodeObject writes members back as a compact JSON object.
-func EncodeObject(members []Member) []byte {
-	var b bytes.Buffer
-	b.WriteByte('{')
-	for i, m := range members {
-		if i > 0 {
-			b.WriteByte(',')
-		}
-		k, _ := json.Marshal(m.Key)
-		b.Write(k)
-		b.WriteByte(':')
-		if err := json.Compact(&b, m.Value); err != nil {
-			b.Write(m.Value)
-		}
-	}
-	b.WriteByte('}')
-	return b.Bytes()
-}
-
 func get(members []Member, key string) (json.RawMessage, int) {
 	for i, m := range members {
 		if m.Key == key {

@@ -316,45 +316,18 @@ func countResources(path string) (int64, error) {
 // file before the import starts.
 func countEntries(raw []byte) int {
 	bundle, entries := false, 0
-	i := jsonscan.SkipSpace(raw, 0)
-	if i >= len(raw) || raw[i] != '{' {
-		return 1
-	}
-	i++
-	for {
-		i = jsonscan.SkipSpace(raw, i)
-		if i >= len(raw) || raw[i] != '"' {
-			break
-		}
-		end, err := jsonscan.SkipString(raw, i)
-		if err != nil {
-			return 1
-		}
-		key := string(raw[i+1 : end-1])
-		i = jsonscan.SkipSpace(raw, end)
-		if i >= len(raw) || raw[i] != ':' {
-			return 1
-		}
-		i = jsonscan.SkipSpace(raw, i+1)
-		start := i
-		if i, err = jsonscan.SkipValue(raw, i); err != nil {
-			return 1
-		}
+	err := fhir.TopLevel(raw, func(key string, value []byte) error {
 		switch key {
 		case "resourceType":
-			bundle = string(raw[start:i]) == `"Bundle"`
+			bundle = string(value) == `"Bundle"`
 		case "entry":
-			if raw[start] == '[' {
-				entries = countItems(raw[start:i])
+			if value[0] == '[' {
+				entries = countItems(value)
 			}
 		}
-		i = jsonscan.SkipSpace(raw, i)
-		if i >= len(raw) || raw[i] != ',' {
-			break
-		}
-		i++
-	}
-	if !bundle {
+		return nil
+	})
+	if err != nil || !bundle {
 		return 1
 	}
 	return entries

@@ -190,11 +190,7 @@ func buildPage(b *builder, q *search.Query, columns string, visible func(alias s
 	inner := []string{qualify("r", columns)}
 	outer := []string{qualify("m", columns)}
 	if visible != nil {
-		v := visible("r", q.Types, b.arg)
-		if v == "" {
-			v = b.d.Bool(true)
-		}
-		inner = append(inner, "("+v+") AS v")
+		inner = append(inner, b.visible(visible, q)+" AS v")
 		outer = append(outer, "m.v")
 	}
 	for i, k := range keys {
@@ -215,11 +211,22 @@ func buildPage(b *builder, q *search.Query, columns string, visible func(alias s
 	return st, keys, err
 }
 
+// visible is whether restrict lets the caller see the match r of q, as a
+// parenthesised SQL truth value (true when it does not restrict r).
+func (b *builder) visible(restrict func(alias string, types []string, arg func(any) string) string, q *search.Query) string {
+	v := restrict("r", q.Types, b.arg)
+	if v == "" {
+		v = b.d.Bool(true)
+	}
+	return "(" + v + ")"
+}
+
 // readsOnlyMatches reports whether the only resources rows q reads are its
 // matches: no chain, _has, :identifier (the resource holding the
 // identifier) or _list (the List), each of which reads other resources
 // under the restriction too. Only then can the restriction be judged on
-// the matches alone, as countBothStatement and uniquePage do.
+// the matches alone, as countBothStatement and the first page of a unique
+// lookup (Search) do.
 func readsOnlyMatches(q *search.Query) bool {
 	for _, f := range q.Filters {
 		if f.Chain != nil || f.Has != nil || f.Modifier == search.ModIdentifier || f.Param == search.ListParam {
@@ -241,11 +248,7 @@ func countBothStatement(d Dialect, o Options, q *search.Query, limit int) (State
 	restrict := o.Restrict
 	o.Restrict = nil
 	b := newBuilder(d, o, q)
-	visible := restrict("r", q.Types, b.arg)
-	if visible == "" {
-		visible = b.d.Bool(true)
-	}
-	visible = "(" + visible + ")"
+	visible := b.visible(restrict, q)
 	where := b.where(q, "r")
 	sql := "SELECT count(*) FILTER (WHERE v), count(*) FROM (SELECT " + visible + " AS v FROM resources r WHERE " + where
 	if limit > 0 {

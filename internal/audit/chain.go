@@ -41,13 +41,19 @@ func Hash(prev []byte, r store.AuditRecord) []byte {
 	return h.Sum(nil)
 }
 
-// Seal links committed records into the chain in batches of 1,000, at most
-// maxBatches of them (0: until none is left). A bound keeps one pass from
-// holding the embedded store's single writer while requests wait for it.
+const (
+	sealBatch  = 1000 // records a SealAudit links at most
+	sealerPass = 5    // batches RunSealer seals in one pass
+)
+
+// Seal links committed records into the chain in batches of sealBatch, at
+// most maxBatches of them (0: until none is left). A bound keeps one pass
+// from holding the embedded store's single writer while requests wait for
+// it.
 func Seal(ctx context.Context, a store.Auditor, maxBatches int) (int, error) {
 	total := 0
 	for i := 0; maxBatches == 0 || i < maxBatches; i++ {
-		n, err := a.SealAudit(ctx, 1000, Hash)
+		n, err := a.SealAudit(ctx, sealBatch, Hash)
 		total += n
 		if err != nil || n == 0 {
 			return total, err
@@ -66,8 +72,18 @@ func RunSealer(ctx context.Context, a store.Auditor, interval time.Duration, log
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			if _, err := Seal(ctx, a, 5); err != nil && ctx.Err() == nil {
-				log.Error("sealing the audit trail", "err", err)
+			// A full pass means more are waiting: seal on, a pass at a
+			// time (each ends the store's write), until the trail is
+			// caught up, so that the unchained never pile up behind a
+			// server taking more records a second than one pass seals.
+			for ctx.Err() == nil {
+				n, err := Seal(ctx, a, sealerPass)
+				if err != nil && ctx.Err() == nil {
+					log.Error("sealing the audit trail", "err", err)
+				}
+				if err != nil || n < sealerPass*sealBatch {
+					break
+				}
 			}
 		}
 	}

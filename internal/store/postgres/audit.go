@@ -13,12 +13,17 @@ import (
 	"github.com/sharedcare/sharedcare/internal/store"
 )
 
-const auditInsert = `INSERT INTO audit_events (id, recorded, patient_id, agent, org, purpose, break_glass, action, outcome, entities, raw)
-	SELECT * FROM unnest($1::text[], $2::timestamptz[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bool[], $8::text[], $9::text[], $10::text[], $11::bytea[])`
+// auditInsert appends records to audit_inbox, whose only index is its key:
+// a request waits for this insert, not for the auditor's indexes, which
+// the sealer fills when it moves records into audit_events. The entities
+// of each record travel as one text joined by newlines (Postgres arrays of
+// arrays must be rectangular) and are split back in SQL.
+const auditInsert = `INSERT INTO audit_inbox (id, recorded, patient_id, agent, org, purpose, break_glass, action, outcome, entities, raw)
+	SELECT i, rc, p, a, o, pu, b, ac, oc, CASE WHEN e = '' THEN '{}'::text[] ELSE string_to_array(e, E'\n') END, rw
+	FROM unnest($1::text[], $2::timestamptz[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bool[], $8::text[], $9::text[], $10::text[], $11::bytea[])
+	AS u(i, rc, p, a, o, pu, b, ac, oc, e, rw)`
 
-// auditColumns turns records into the column arrays of auditInsert. The
-// entities of each record travel as one text joined by newlines (Postgres
-// arrays of arrays must be rectangular) and are split back in SQL.
+// auditColumns turns records into the column arrays of auditInsert.
 func auditColumns(recs []store.AuditRecord) []any {
 	n := len(recs)
 	ids, patients, agents, orgs, purposes, actions, outcomes, entities := make([]string, n), make([]string, n), make([]string, n),
@@ -32,32 +37,29 @@ func auditColumns(recs []store.AuditRecord) []any {
 	return []any{ids, recorded, patients, agents, orgs, purposes, btg, actions, outcomes, entities, raws}
 }
 
-// auditInsertSplit is auditInsert with the entity lists split back into
-// arrays, queueing each record for the sealer (audit_unsealed).
-var auditInsertSplit = "WITH a AS (" + strings.Replace(auditInsert, "SELECT * FROM unnest(",
-	"SELECT i, rc, p, a, o, pu, b, ac, oc, CASE WHEN e = '' THEN '{}'::text[] ELSE string_to_array(e, E'\\n') END, rw FROM unnest(", 1) +
-	" AS u(i, rc, p, a, o, pu, b, ac, oc, e, rw) RETURNING seq) INSERT INTO audit_unsealed (seq) SELECT seq FROM a"
-
 // AppendAudit stores records in one statement.
 func (s *Store) AppendAudit(ctx context.Context, recs []store.AuditRecord) error {
 	if len(recs) == 0 {
 		return nil
 	}
-	_, err := s.pool.Exec(ctx, auditInsertSplit, auditColumns(recs)...)
+	_, err := s.pool.Exec(ctx, auditInsert, auditColumns(recs)...)
 	return err
 }
 
 // AppendAudit queues the audit record of a write in the write's own
 // transaction: the write and its audit commit together or not at all.
 func (t *tx) AppendAudit(ctx context.Context, rec store.AuditRecord) error {
-	t.batch.Queue(auditInsertSplit, auditColumns([]store.AuditRecord{rec})...)
+	t.batch.Queue(auditInsert, auditColumns([]store.AuditRecord{rec})...)
 	return nil
 }
 
 // auditSealLock is the advisory lock that makes sealers take turns.
 const auditSealLock = 0x5ea1
 
-// SealAudit links committed, unchained records into the chain.
+// SealAudit links committed, unchained records into the chain: it moves
+// them from audit_inbox into audit_events, in the order they were
+// appended, and gives each its link in audit_chain, all in one
+// transaction.
 func (s *Store) SealAudit(ctx context.Context, limit int, hash func(prev []byte, r store.AuditRecord) []byte) (int, error) {
 	sealed := 0
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
@@ -70,8 +72,7 @@ func (s *Store) SealAudit(ctx context.Context, limit int, hash func(prev []byte,
 		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
 			return err
 		}
-		rows, err := tx.Query(ctx, `SELECT a.seq, `+qualifiedAuditSelect+` FROM audit_unsealed u JOIN audit_events a ON a.seq = u.seq
-			ORDER BY u.seq LIMIT $1`, limit)
+		rows, err := tx.Query(ctx, `SELECT seq, `+auditSelect+` FROM audit_inbox ORDER BY seq LIMIT $1`, limit)
 		if err != nil {
 			return err
 		}
@@ -99,14 +100,30 @@ func (s *Store) SealAudit(ctx context.Context, limit int, hash func(prev []byte,
 			prev = h
 		}
 		b := &pgx.Batch{}
+		// Moved as read: the rows are in the inbox, committed, and
+		// nothing else deletes them while the lock is held.
+		b.Queue(`WITH m AS (DELETE FROM audit_inbox WHERE seq = ANY($1) RETURNING seq, `+auditSelect+`)
+			INSERT INTO audit_events (seq, `+auditSelect+`) SELECT seq, `+auditSelect+` FROM m`, seqs)
 		b.Queue(`INSERT INTO audit_chain (pos, seq, prev_hash, hash)
 			SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bytea[], $4::bytea[])`, positions, seqs, prevs, hashes)
-		b.Queue(`DELETE FROM audit_unsealed WHERE seq = ANY($1)`, seqs)
 		sealed = len(recs)
 		return tx.SendBatch(ctx, b).Close()
 	})
+	if err == nil && s.moved.Add(int64(sealed)) >= inboxVacuumEvery {
+		s.moved.Store(0)
+		// VACUUM runs outside a transaction, so in the simple protocol.
+		_, err = s.pool.Exec(ctx, `VACUUM audit_inbox`, pgx.QueryExecModeSimpleProtocol)
+	}
 	return sealed, err
 }
+
+// inboxVacuumEvery is how many moved records the sealer lets pile up as
+// dead rows in audit_inbox before it vacuums it. The inbox is a queue: a
+// row is inserted, read once, and deleted. Left to autovacuum (or with
+// autovacuum off) its dead rows pile up, and the sealer's scan for the
+// oldest record reads past all of them: at two million records it took
+// seconds a pass and fell a million records behind.
+var inboxVacuumEvery int64 = 20000
 
 const auditSelect = `id, recorded, patient_id, agent, org, purpose, break_glass, action, outcome, entities, raw`
 
@@ -144,11 +161,11 @@ func (s *Store) AuditChain(ctx context.Context, fn func(store.AuditLink) error) 
 }
 
 // UnsealedAudit counts records recorded before t that are not in the
-// chain: whether or not they are still queued for it, so that a record
-// taken off the queue by hand still counts.
+// chain: those still in the inbox, and any in audit_events without a link
+// (one removed by hand), so that tampering with the chain still counts.
 func (s *Store) UnsealedAudit(ctx context.Context, before time.Time) (int, error) {
 	var n int
-	err := s.pool.QueryRow(ctx, `SELECT count(*) FROM audit_events a WHERE a.recorded < $1
+	err := s.pool.QueryRow(ctx, `SELECT count(*) FROM audit_all a WHERE a.recorded < $1
 		AND NOT EXISTS (SELECT 1 FROM audit_chain c WHERE c.seq = a.seq)`, before).Scan(&n)
 	return n, err
 }
@@ -182,7 +199,7 @@ func (s *Store) SearchAudit(ctx context.Context, q store.AuditQuery) ([]store.Au
 		filter = " WHERE " + strings.Join(where, " AND ")
 	}
 	var total int
-	if err := s.pool.QueryRow(ctx, `SELECT count(*) FROM audit_events`+filter, args...).Scan(&total); err != nil {
+	if err := s.pool.QueryRow(ctx, `SELECT count(*) FROM audit_all`+filter, args...).Scan(&total); err != nil {
 		return nil, 0, 0, err
 	}
 	if q.Before > 0 {
@@ -194,7 +211,7 @@ func (s *Store) SearchAudit(ctx context.Context, q store.AuditQuery) ([]store.Au
 		filter += "seq < " + arg(q.Before)
 	}
 	count := max(q.Count, 1)
-	rows, err := s.pool.Query(ctx, `SELECT seq, `+auditSelect+` FROM audit_events`+filter+` ORDER BY seq DESC LIMIT `+arg(count+1), args...)
+	rows, err := s.pool.Query(ctx, `SELECT seq, `+auditSelect+` FROM audit_all`+filter+` ORDER BY seq DESC LIMIT `+arg(count+1), args...)
 	if err != nil {
 		return nil, 0, 0, err
 	}
@@ -217,7 +234,7 @@ func (s *Store) SearchAudit(ctx context.Context, q store.AuditQuery) ([]store.Au
 
 // ReadAudit returns one record by id.
 func (s *Store) ReadAudit(ctx context.Context, id string) (store.AuditRecord, error) {
-	r, err := scanAudit(s.pool.QueryRow(ctx, `SELECT `+auditSelect+` FROM audit_events WHERE id = $1`, id))
+	r, err := scanAudit(s.pool.QueryRow(ctx, `SELECT `+auditSelect+` FROM audit_all WHERE id = $1`, id))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return r, fhir.NotFound("AuditEvent", id)
 	}

@@ -77,3 +77,11 @@ func Analyze(ctx context.Context, s *Store) error {
 	_, err := s.pool.Exec(ctx, "ANALYZE")
 	return err
 }
+
+// SetInboxVacuumEvery sets how many moved records make the sealer vacuum
+// audit_inbox, until the returned func restores it.
+func SetInboxVacuumEvery(n int64) (restore func()) {
+	old := inboxVacuumEvery
+	inboxVacuumEvery = n
+	return func() { inboxVacuumEvery = old }
+}

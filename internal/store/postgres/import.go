@@ -20,7 +20,7 @@ import (
 var ErrNotEmpty = errors.New("the database is not empty")
 
 // importTables are the tables an import fills, all of which must be empty.
-var importTables = append([]string{"resource_history", "resources", "audit_events", "audit_chain", "audit_unsealed", "care_relations"}, indexTables...)
+var importTables = append([]string{"resource_history", "resources", "audit_events", "audit_chain", "audit_inbox", "care_relations"}, indexTables...)
 
 // Import is one transaction filling an empty database with a copy of
 // another store: a migrate.Destination. It is valid only inside the
@@ -63,8 +63,9 @@ func (s *Store) Import(ctx context.Context, fn func(*Import) error) error {
 		}
 		// setval is strict: on an empty table max is NULL and the
 		// sequence stays as it was.
-		for _, t := range []string{"resource_history", "audit_events"} {
-			if _, err := tx.Exec(ctx, `SELECT setval(pg_get_serial_sequence('`+t+`', 'seq'), max(seq)) FROM `+t); err != nil {
+		// audit_inbox draws its seq from audit_events' sequence.
+		for _, t := range []struct{ table, from string }{{"resource_history", "resource_history"}, {"audit_events", "audit_all"}} {
+			if _, err := tx.Exec(ctx, `SELECT setval(pg_get_serial_sequence('`+t.table+`', 'seq'), max(seq)) FROM `+t.from); err != nil {
 				return err
 			}
 		}
@@ -146,10 +147,32 @@ func (im *Import) Resources(ctx context.Context, versions []store.Version) (int,
 }
 
 // Audit stores audit records at their positions, with their chain links:
-// a chained record gets its link in audit_chain, any other is queued for
-// the sealer.
+// a chained record goes to audit_events with its link in audit_chain, any
+// other to audit_inbox, where the sealer finds it.
 func (im *Import) Audit(ctx context.Context, entries []migrate.AuditEntry) error {
-	_, err := im.tx.CopyFrom(ctx, pgx.Identifier{"audit_events"},
+	var chained, unchained []migrate.AuditEntry
+	var links [][]any
+	for _, e := range entries {
+		if e.Pos > 0 {
+			chained = append(chained, e)
+			links = append(links, []any{e.Pos, e.Seq, e.PrevHash, e.Hash})
+		} else {
+			unchained = append(unchained, e)
+		}
+	}
+	if err := im.copyAudit(ctx, "audit_events", chained); err != nil {
+		return err
+	}
+	if err := im.copyAudit(ctx, "audit_inbox", unchained); err != nil {
+		return err
+	}
+	_, err := im.tx.CopyFrom(ctx, pgx.Identifier{"audit_chain"}, []string{"pos", "seq", "prev_hash", "hash"}, pgx.CopyFromRows(links))
+	return err
+}
+
+// copyAudit copies audit records into table, audit_events or audit_inbox.
+func (im *Import) copyAudit(ctx context.Context, table string, entries []migrate.AuditEntry) error {
+	_, err := im.tx.CopyFrom(ctx, pgx.Identifier{table},
 		[]string{"seq", "id", "recorded", "patient_id", "agent", "org", "purpose", "break_glass", "action", "outcome", "entities", "raw"},
 		pgx.CopyFromSlice(len(entries), func(i int) ([]any, error) {
 			e := entries[i]
@@ -161,21 +184,6 @@ func (im *Import) Audit(ctx context.Context, entries []migrate.AuditEntry) error
 			return []any{e.Seq, e.ID, e.Recorded, e.PatientID, e.Agent, e.Org, e.Purpose, e.BreakGlass, e.Action, e.Outcome,
 				entities, e.Raw}, nil
 		}))
-	if err != nil {
-		return err
-	}
-	var links, unsealed [][]any
-	for _, e := range entries {
-		if e.Pos > 0 {
-			links = append(links, []any{e.Pos, e.Seq, e.PrevHash, e.Hash})
-		} else {
-			unsealed = append(unsealed, []any{e.Seq})
-		}
-	}
-	if _, err := im.tx.CopyFrom(ctx, pgx.Identifier{"audit_chain"}, []string{"pos", "seq", "prev_hash", "hash"}, pgx.CopyFromRows(links)); err != nil {
-		return err
-	}
-	_, err = im.tx.CopyFrom(ctx, pgx.Identifier{"audit_unsealed"}, []string{"seq"}, pgx.CopyFromRows(unsealed))
 	return err
 }
 

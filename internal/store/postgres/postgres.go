@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/golang-migrate/migrate/v4"
@@ -25,6 +26,9 @@ import (
 // Store is a store.Store on a PostgreSQL database.
 type Store struct {
 	pool *pgxpool.Pool
+	// moved counts the records the sealer has moved out of audit_inbox
+	// since it last vacuumed it (see SealAudit).
+	moved atomic.Int64
 }
 
 var _ store.Store = (*Store)(nil)

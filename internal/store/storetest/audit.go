@@ -60,9 +60,31 @@ func testAuditTrail(t *testing.T, s store.Store) {
 	require.NoError(t, err)
 	require.Equal(t, 20, unsealed)
 
+	// An auditor sees records before they are chained, and while some
+	// are: each once.
+	auditorSees := func(when string) {
+		t.Helper()
+		got, err := s.ReadAudit(ctx, "ae-007")
+		require.NoError(t, err, when)
+		require.Equal(t, "ae-007", got.ID, when)
+		recs, _, total, err := s.SearchAudit(ctx, store.AuditQuery{Count: 100})
+		require.NoError(t, err, when)
+		require.Equal(t, 20, total, when)
+		seen := map[string]int{}
+		for _, r := range recs {
+			seen[r.ID]++
+		}
+		require.Len(t, seen, 20, when)
+		require.Len(t, recs, 20, when)
+	}
+	auditorSees("before sealing")
 	n, err := s.SealAudit(ctx, 7, chainHash)
 	require.NoError(t, err)
 	require.Equal(t, 7, n)
+	auditorSees("with 7 of 20 sealed")
+	unsealed, err = s.UnsealedAudit(ctx, time.Now())
+	require.NoError(t, err)
+	require.Equal(t, 13, unsealed)
 	n, err = s.SealAudit(ctx, 100, chainHash)
 	require.NoError(t, err)
 	require.Equal(t, 13, n)

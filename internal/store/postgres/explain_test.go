@@ -41,9 +41,12 @@ func TestSearchPlansUseIndexes(t *testing.T) {
 		{"common token code", "Observation", "code=http://loinc.org|29463-7", nil, ""},
 		{"patient, type and date", "Observation", "patient=Patient/p17&date=ge2024-06-01", []string{"idx_reference_target"}, ""},
 		// A search by identifier runs prepared (a unique lookup): its one
-		// generic plan reads the token index by type, parameter, code and
+		// generic plan reads, for an NHS number, the partial unique index
+		// on NHS numbers, which the statement's literals name; for
+		// another system, the token index by type, parameter, code and
 		// system, whatever the values.
-		{"identifier", "Patient", "identifier=https://fhir.nhs.uk/Id/nhs-number|9000000009", []string{"idx_token_code"}, ""},
+		{"identifier", "Patient", "identifier=https://fhir.nhs.uk/Id/nhs-number|9000000009", []string{"idx_token_nhs_number"}, ""},
+		{"identifier, another system", "Patient", "identifier=https://example.org/mrn|9000000009", []string{"idx_token_code"}, ""},
 		{"by id", "Observation", "_id=o-p17-3", []string{"resources_pkey"}, ""},
 		{"chain by identifier", "Observation", "subject:identifier=https://fhir.nhs.uk/Id/nhs-number|9000000009", []string{"idx_token_code", "idx_reference_target"}, ""},
 		{"string prefix", "Patient", "family=fam-12", []string{"idx_string_norm"}, ""},

@@ -54,6 +54,28 @@ func (b *builder) arg(v any) string {
 	return b.d.Placeholder(len(b.args))
 }
 
+// name returns v, a resource type or a parameter's code, written into the
+// statement as a literal, or bound as an argument if it has a character
+// outside the vocabulary of names. These come from the definitions, not
+// from the caller, and are few; written as literals they let the planner
+// use a partial index whose predicate names them (idx_token_nhs_number)
+// in the one generic plan of a prepared statement (a unique lookup), where
+// an argument's value is unknown when the plan is made.
+func (b *builder) name(v string) string {
+	for _, c := range v {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.ContainsRune("_-.:/", c)) {
+			return b.arg(v)
+		}
+	}
+	return "'" + v + "'"
+}
+
+// indexedSystems are the identifier systems a partial index names: a
+// search by one writes it as a literal (see name).
+var indexedSystems = map[string]bool{
+	"https://fhir.nhs.uk/Id/nhs-number": true, // idx_token_nhs_number
+}
+
 func (b *builder) time(t time.Time) string { return b.arg(b.d.Time(t)) }
 
 func (b *builder) number(decimal string) string {
@@ -87,14 +109,24 @@ func (b *builder) live(alias string, types []string) string {
 	return s
 }
 
-// in returns col = v, or col IN (...) for several values.
+// in returns col = v, or col IN (...) for several values, bound as
+// arguments.
 func (b *builder) in(col string, values []string) string {
+	return b.inWith(col, values, func(v string) string { return b.arg(v) })
+}
+
+// inNames is in of names (see name).
+func (b *builder) inNames(col string, values []string) string {
+	return b.inWith(col, values, b.name)
+}
+
+func (b *builder) inWith(col string, values []string, bind func(string) string) string {
 	if len(values) == 1 {
-		return col + " = " + b.arg(values[0])
+		return col + " = " + bind(values[0])
 	}
 	ps := make([]string, len(values))
 	for i, v := range values {
-		ps[i] = b.arg(v)
+		ps[i] = bind(v)
 	}
 	return col + " IN (" + strings.Join(ps, ", ") + ")"
 }
@@ -129,7 +161,7 @@ func (b *builder) isLocal(url string) bool {
 func (b *builder) where(q *search.Query, r string) string {
 	conds := []string{b.live(r, q.Types)}
 	if len(q.Types) > 0 {
-		conds = append(conds, b.in(r+".type", q.Types))
+		conds = append(conds, b.inNames(r+".type", q.Types))
 	}
 	lead := b.lead(q)
 	if c := q.Compartment; c != nil {
@@ -251,7 +283,7 @@ func (b *builder) semi(r, table, x, joins, where string, types []string, lead bo
 		return "EXISTS (SELECT 1 FROM " + b.d.IndexRows(table, x) + joins + " WHERE " + of(x, r) + " AND " + where + ")"
 	}
 	return b.rowIn(r, types, true, branch{x + ".res_type", x + ".res_id",
-		" FROM " + table + " " + x + joins + " WHERE " + b.in(x+".res_type", types) + " AND " + where})
+		" FROM " + table + " " + x + joins + " WHERE " + b.inNames(x+".res_type", types) + " AND " + where})
 }
 
 // compartment matches the resources in a patient's compartment: those
@@ -263,11 +295,11 @@ func (b *builder) compartment(c *search.Compartment, r string, types []string, l
 	if len(c.Params) > 0 {
 		x := b.alias("c")
 		where := fmt.Sprintf("%s AND %s.target_type = %s AND %s.target_id = %s AND %s",
-			b.in(x+".param", c.Params), x, b.arg(c.Type), x, b.arg(c.ID), b.local(x))
+			b.inNames(x+".param", c.Params), x, b.name(c.Type), x, b.arg(c.ID), b.local(x))
 		ors = append(ors, b.semi(r, "idx_reference", x, "", where, types, lead))
 	}
 	if slices.Contains(types, c.Type) {
-		ors = append(ors, "("+r+".type = "+b.arg(c.Type)+" AND "+r+".id = "+b.arg(c.ID)+")")
+		ors = append(ors, "("+r+".type = "+b.name(c.Type)+" AND "+r+".id = "+b.arg(c.ID)+")")
 	}
 	if len(ors) == 0 {
 		return b.d.Bool(false)
@@ -304,7 +336,7 @@ func (b *builder) filter(f *search.Filter, r string, types []string, lead bool) 
 			table, code = tables[p.Components[0].Type], ComponentParam(p.Code, 0)
 		}
 		x := b.alias("x")
-		e := b.semi(r, table, x, "", x+".param = "+b.arg(code), types, false)
+		e := b.semi(r, table, x, "", x+".param = "+b.name(code), types, false)
 		if f.Missing {
 			return "NOT " + e
 		}
@@ -324,7 +356,7 @@ func (b *builder) filter(f *search.Filter, r string, types []string, lead bool) 
 	for i, v := range f.Values {
 		conds[i] = b.value(p.Type, f, v, x)
 	}
-	e := b.semi(r, tables[p.Type], x, "", x+".param = "+b.arg(p.Code)+" AND "+or(conds), types, lead)
+	e := b.semi(r, tables[p.Type], x, "", x+".param = "+b.name(p.Code)+" AND "+or(conds), types, lead)
 	if f.Modifier == search.ModNot {
 		return "NOT " + e
 	}
@@ -386,7 +418,11 @@ func (b *builder) str(mod search.Modifier, s, x string) string {
 func (b *builder) token(sys, code string, t search.Token) string {
 	var conds []string
 	if t.HasSystem {
-		conds = append(conds, sys+" = "+b.arg(t.System))
+		if indexedSystems[t.System] {
+			conds = append(conds, sys+" = "+b.name(t.System))
+		} else {
+			conds = append(conds, sys+" = "+b.arg(t.System))
+		}
 	}
 	if t.Code != "" || !t.HasSystem {
 		conds = append(conds, code+" = "+b.arg(t.Code))
@@ -563,12 +599,12 @@ func (b *builder) composite(f *search.Filter, r string, types []string, lead boo
 	for n, v := range f.Values {
 		first := b.alias("c")
 		var joins, conds []string
-		conds = append(conds, first+".param = "+b.arg(ComponentParam(f.Param.Code, 0)),
+		conds = append(conds, first+".param = "+b.name(ComponentParam(f.Param.Code, 0)),
 			b.value(comps[0].Type, &search.Filter{}, v.Components[0], first))
 		for i := 1; i < len(comps); i++ {
 			c := b.alias("c")
 			joins = append(joins, " JOIN "+b.d.IndexRows(tables[comps[i].Type], c)+" ON "+c+".res_type = "+first+".res_type AND "+
-				c+".res_id = "+first+".res_id AND "+c+".grp = "+first+".grp AND "+c+".param = "+b.arg(ComponentParam(f.Param.Code, i)))
+				c+".res_id = "+first+".res_id AND "+c+".grp = "+first+".grp AND "+c+".param = "+b.name(ComponentParam(f.Param.Code, i)))
 			conds = append(conds, b.value(comps[i].Type, &search.Filter{}, v.Components[i], c))
 		}
 		ors[n] = b.semi(r, tables[comps[0].Type], first, strings.Join(joins, ""), strings.Join(conds, " AND "), types, lead)
@@ -616,7 +652,7 @@ func (b *builder) ofTypes(col string, types []string) string {
 	if len(types) == 0 {
 		return ""
 	}
-	return b.in(col, types)
+	return b.inNames(col, types)
 }
 
 // identifier matches :identifier: references that carry the identifier
@@ -630,11 +666,11 @@ func (b *builder) identifier(f *search.Filter, r string, types []string, lead bo
 		held[n] = b.token(i+".system", i+".code", v.Token)
 	}
 	logical := branch{x + ".res_type", x + ".res_id", " FROM idx_reference " + x + " WHERE " +
-		and(b.ofTypes(x+".res_type", types), x+".param = "+b.arg(f.Param.Code), or(carried))}
+		and(b.ofTypes(x+".res_type", types), x+".param = "+b.name(f.Param.Code), or(carried))}
 	literal := branch{y + ".res_type", y + ".res_id", " FROM idx_token " + i + " JOIN resources " + t + " ON " + of(i, t) +
 		" JOIN idx_reference " + y + " ON " + y + ".target_type = " + i + ".res_type AND " + y + ".target_id = " + i + ".res_id WHERE " +
-		and(b.ofTypes(i+".res_type", f.Param.Targets), i+".param = "+b.arg("identifier"), or(held),
-			b.ofTypes(y+".res_type", types), y+".param = "+b.arg(f.Param.Code), b.local(y), b.live(t, f.Param.Targets))}
+		and(b.ofTypes(i+".res_type", f.Param.Targets), i+".param = "+b.name("identifier"), or(held),
+			b.ofTypes(y+".res_type", types), y+".param = "+b.name(f.Param.Code), b.local(y), b.live(t, f.Param.Targets))}
 	return b.rowIn(r, types, lead, logical, literal)
 }
 
@@ -647,14 +683,14 @@ func (b *builder) chain(f *search.Filter, r string, types []string, lead bool) s
 	x, t := b.alias("x"), b.alias("t")
 	literal := branch{x + ".res_type", x + ".res_id", " FROM idx_reference " + x + " JOIN resources " + t +
 		" ON " + t + ".type = " + x + ".target_type AND " + t + ".id = " + x + ".target_id WHERE " +
-		and(b.ofTypes(x+".res_type", types), x+".param = "+b.arg(f.Param.Code), b.in(t+".type", c.Types),
+		and(b.ofTypes(x+".res_type", types), x+".param = "+b.name(f.Param.Code), b.inNames(t+".type", c.Types),
 			b.local(x), b.live(t, c.Types), b.filter(&c.Filter, t, c.Types, b.leadsAlone(&c.Filter, c.Types)))}
 	y, i, u := b.alias("x"), b.alias("i"), b.alias("t")
 	logical := branch{y + ".res_type", y + ".res_id", " FROM idx_reference " + y + " JOIN idx_token " + i +
-		" ON " + i + ".code = " + y + ".ident_value AND " + i + ".system = " + y + ".ident_system AND " + i + ".param = " + b.arg("identifier") +
+		" ON " + i + ".code = " + y + ".ident_value AND " + i + ".system = " + y + ".ident_system AND " + i + ".param = " + b.name("identifier") +
 		" JOIN resources " + u + " ON " + u + ".type = " + i + ".res_type AND " + u + ".id = " + i + ".res_id WHERE " +
-		and(b.ofTypes(y+".res_type", types), y+".param = "+b.arg(f.Param.Code), y+".ident_value <> ''",
-			"("+y+".target_type = '' OR "+y+".target_type = "+u+".type)", b.in(u+".type", c.Types),
+		and(b.ofTypes(y+".res_type", types), y+".param = "+b.name(f.Param.Code), y+".ident_value <> ''",
+			"("+y+".target_type = '' OR "+y+".target_type = "+u+".type)", b.inNames(u+".type", c.Types),
 			b.live(u, c.Types), b.filter(&c.Filter, u, c.Types, b.leadsAlone(&c.Filter, c.Types)))}
 	return b.rowIn(r, types, lead, literal, logical)
 }
@@ -667,13 +703,13 @@ func (b *builder) has(h *search.Has, r string, types []string, lead bool) string
 	x, s := b.alias("x"), b.alias("s")
 	literal := branch{x + ".target_type", x + ".target_id", " FROM idx_reference " + x + " JOIN resources " + s +
 		" ON " + s + ".type = " + x + ".res_type AND " + s + ".id = " + x + ".res_id WHERE " +
-		and(x+".res_type = "+b.arg(h.Type), x+".param = "+b.arg(h.Param.Code), b.ofTypes(x+".target_type", types),
+		and(x+".res_type = "+b.name(h.Type), x+".param = "+b.name(h.Param.Code), b.ofTypes(x+".target_type", types),
 			x+".target_id <> ''", b.local(x), b.live(s, inner), b.filter(&h.Filter, s, inner, b.leadsAlone(&h.Filter, inner)))}
 	y, u, i := b.alias("x"), b.alias("s"), b.alias("i")
 	logical := branch{i + ".res_type", i + ".res_id", " FROM idx_reference " + y + " JOIN resources " + u +
 		" ON " + u + ".type = " + y + ".res_type AND " + u + ".id = " + y + ".res_id JOIN idx_token " + i +
-		" ON " + i + ".code = " + y + ".ident_value AND " + i + ".system = " + y + ".ident_system AND " + i + ".param = " + b.arg("identifier") + " WHERE " +
-		and(y+".res_type = "+b.arg(h.Type), y+".param = "+b.arg(h.Param.Code), y+".ident_value <> ''",
+		" ON " + i + ".code = " + y + ".ident_value AND " + i + ".system = " + y + ".ident_system AND " + i + ".param = " + b.name("identifier") + " WHERE " +
+		and(y+".res_type = "+b.name(h.Type), y+".param = "+b.name(h.Param.Code), y+".ident_value <> ''",
 			b.ofTypes(i+".res_type", types), "("+y+".target_type = '' OR "+y+".target_type = "+i+".res_type)",
 			b.live(u, inner), b.filter(&h.Filter, u, inner, b.leadsAlone(&h.Filter, inner)))}
 	return b.rowIn(r, types, lead, literal, logical)
@@ -710,5 +746,5 @@ func (b *builder) list(f *search.Filter, r string) string {
 	x, l := b.alias("x"), b.alias("l")
 	return fmt.Sprintf("EXISTS (SELECT 1 FROM idx_reference %[1]s JOIN resources %[2]s ON %[2]s.type = %[1]s.res_type AND %[2]s.id = %[1]s.res_id"+
 		" WHERE %[1]s.res_type = %[3]s AND %[4]s AND %[1]s.param = %[5]s AND %[1]s.target_type = %[6]s.type AND %[1]s.target_id = %[6]s.id AND %[7]s AND %[8]s)",
-		x, l, b.arg("List"), b.in(x+".res_id", ids), b.arg("item"), r, b.local(x), b.live(l, []string{"List"}))
+		x, l, b.name("List"), b.in(x+".res_id", ids), b.name("item"), r, b.local(x), b.live(l, []string{"List"}))
 }

@@ -220,3 +220,28 @@ func TestCountBothOnlyWhenOnlyMatchesAreRead(t *testing.T) {
 		assert.Equal(t, want, ok, query)
 	}
 }
+
+// Names from the definitions are written as literals, so that a generic
+// plan can use a partial index that names them; anything else, and any
+// name with a character a name does not have, is bound.
+func TestNamesAreLiteralsValuesAreBound(t *testing.T) {
+	q := parsed(t, "Patient", "identifier=https://fhir.nhs.uk/Id/nhs-number|9000000009")
+	st, _, err := pageStatement(Postgres, Options{}, q, resourceColumns, 10)
+	require.NoError(t, err)
+	assert.Contains(t, st.SQL, "r.type = 'Patient'")
+	assert.Contains(t, st.SQL, ".param = 'identifier'")
+	assert.Contains(t, st.SQL, ".system = 'https://fhir.nhs.uk/Id/nhs-number'", "a system a partial index names")
+	assert.NotContains(t, st.SQL, "9000000009")
+	assert.Equal(t, []any{"9000000009"}, st.Args)
+
+	q = parsed(t, "Patient", "identifier=https://example.org/mrn|12")
+	st, _, err = pageStatement(Postgres, Options{}, q, resourceColumns, 10)
+	require.NoError(t, err)
+	assert.NotContains(t, st.SQL, "example.org", "any other system is bound")
+
+	b := newBuilder(Postgres, Options{}, q)
+	assert.Equal(t, "'Observation'", b.name("Observation"))
+	assert.Equal(t, "$1", b.name("x' OR '1'='1"))
+	assert.Equal(t, "$2", b.name(`a\b`))
+	assert.Equal(t, []any{"x' OR '1'='1", `a\b`}, b.args)
+}

@@ -310,7 +310,7 @@ func includeStatement(d Dialect, o Options, q *search.Query, typ, param, target 
 	b := newBuilder(d, o, q)
 	conds := []string{"x.res_type = " + b.arg(typ), b.in("x.res_id", ids)}
 	if param != "" {
-		conds = append(conds, "x.param = "+b.arg(param))
+		conds = append(conds, "x.param = "+b.name(param))
 	}
 	if target != "" {
 		conds = append(conds, "x.target_type = "+b.arg(target))
@@ -327,7 +327,7 @@ func revIncludeStatement(d Dialect, o Options, q *search.Query, typ, param, targ
 	b := newBuilder(d, o, q)
 	conds := []string{b.in("x.target_id", ids), "x.target_type = " + b.arg(target), "x.res_type = " + b.arg(typ)}
 	if param != "" {
-		conds = append(conds, "x.param = "+b.arg(param))
+		conds = append(conds, "x.param = "+b.name(param))
 	}
 	conds = append(conds, b.local("x"))
 	return b.statement("SELECT " + qualify("s", resourceColumns) + " FROM resources s JOIN (SELECT DISTINCT x.res_type, x.res_id FROM idx_reference x WHERE " +

@@ -84,8 +84,13 @@ func (s *Service) now() time.Time {
 	return time.Now().UTC().Truncate(time.Millisecond)
 }
 
-// NewID returns a fresh server-assigned logical id.
-func NewID() string { return uuid.NewString() }
+// NewID returns a fresh server-assigned logical id: a version 7 UUID,
+// whose leading bits are the time of its making. Ids made one after the
+// other sort together, so a new resource's rows land at the right edge of
+// the B-trees keyed on its id (resources, resource_history, the index
+// tables) where a random (version 4) id touched a random page of each: at
+// millions of resources those pages no longer stay in memory.
+func NewID() string { return uuid.Must(uuid.NewV7()).String() }
 
 // checkBody validates body as a resource of type typ.
 func (s *Service) checkBody(typ string, body []byte) error {

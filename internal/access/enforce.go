@@ -43,6 +43,7 @@ func (e *Enforcer) find(ctx context.Context, typ string, params url.Values) ([]f
 	if err != nil {
 		return nil, err
 	}
+	q.PlanOnce = true
 	page, err := e.Store.Search(ctx, q)
 	return page.Matches, err
 }

@@ -104,7 +104,7 @@ func (s *Server) patientVisibility(r *http.Request, q *search.Query) (*search.Vi
 		return v, nil
 	}
 	now := time.Now()
-	pids := []string{singlePatient(q)}
+	pids := []string{q.SinglePatient()}
 	if pids[0] == "" || reachesOtherPatients(q) {
 		v.Shared = sharedVisibility(c, now)
 	}
@@ -143,35 +143,6 @@ func reachesOtherPatients(q *search.Query) bool {
 		}
 	}
 	return false
-}
-
-// singlePatient returns the id of the one Patient a search is scoped to, or
-// "" when it is not scoped to one.
-func singlePatient(q *search.Query) string {
-	if q.Compartment != nil {
-		return q.Compartment.ID
-	}
-	if len(q.Types) == 1 && q.Types[0] == "Patient" {
-		for _, f := range q.Filters {
-			if f.Param != nil && f.Param.Code == "_id" && len(f.Values) == 1 && f.Modifier == "" {
-				return f.Values[0].Token.Code
-			}
-		}
-	}
-	for _, f := range q.Filters {
-		if f.Param == nil || f.Chain != nil || f.Has != nil || len(f.Values) != 1 || f.Missing {
-			continue
-		}
-		if f.Param.Code != "patient" && f.Param.Code != "subject" {
-			continue
-		}
-		ref := f.Values[0].Reference
-		if ref.ID != "" && (ref.Type == "Patient" || (ref.Type == "" && f.TargetType == "Patient") ||
-			(ref.Type == "" && f.Param.Code == "patient")) {
-			return ref.ID
-		}
-	}
-	return ""
 }
 
 // withheld reports whether the visibility of q hides any match that the

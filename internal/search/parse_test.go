@@ -295,3 +295,27 @@ func TestSplitAndUnescape(t *testing.T) {
 	}
 	assert.Equal(t, `a,b|c$d\e\x`, unescape(`a\,b\|c\$d\\e\x`))
 }
+
+func TestSinglePatient(t *testing.T) {
+	for _, tt := range []struct{ typ, query, want string }{
+		{"Observation", "patient=p1", "p1"},
+		{"Observation", "patient=Patient/p1&code=x", "p1"},
+		{"Observation", "subject=Patient/p1", "p1"},
+		{"Observation", "subject:Patient=p1", "p1"},
+		{"Observation", "subject=p1", ""}, // a subject may be a Group
+		{"Observation", "subject=Group/g1", ""},
+		{"Observation", "patient=p1,p2", ""},
+		{"Observation", "patient:missing=false", ""},
+		{"Observation", "patient:identifier=https://fhir.nhs.uk/Id/nhs-number|9000000009", ""},
+		{"Observation", "patient.name=smith", ""},
+		{"Patient", "_id=p1", "p1"},
+		{"Patient", "_id:not=p1", ""},
+		{"Observation", "code=x", ""},
+	} {
+		v, err := url.ParseQuery(tt.query)
+		require.NoError(t, err)
+		q, _, err := Parse(tt.typ, v, true)
+		require.NoError(t, err, tt.query)
+		assert.Equal(t, tt.want, q.SinglePatient(), "%s?%s", tt.typ, tt.query)
+	}
+}

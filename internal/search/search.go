@@ -56,10 +56,47 @@ type Query struct {
 	// (matches, chain and _has targets, includes, counts) to those the
 	// caller may see. The REST layer sets it for every request.
 	Visibility *Visibility
+	// PlanOnce, set by the server for a search of its own whose best plan
+	// does not depend on the values (a patient's few resources of a type,
+	// as the access model reads them), lets the store plan its statement
+	// once and reuse the plan. A search from a request never sets it: the
+	// best plan for a code or a date range depends on how common it is.
+	PlanOnce bool
 	// Base is the server's FHIR base URL. Absolute references that start
 	// with it name local resources. Parse leaves it empty; the caller sets
 	// it. Empty means only relative references are local.
 	Base string
+}
+
+// SinglePatient returns the id of the one Patient a search is scoped to,
+// or "" when it is not scoped to one: a compartment search, a search of
+// Patients by one _id, or a search by one patient (or subject) that is a
+// Patient.
+func (q *Query) SinglePatient() string {
+	if q.Compartment != nil {
+		return q.Compartment.ID
+	}
+	if len(q.Types) == 1 && q.Types[0] == "Patient" {
+		for _, f := range q.Filters {
+			if f.Param != nil && f.Param.Code == "_id" && len(f.Values) == 1 && f.Modifier == "" {
+				return f.Values[0].Token.Code
+			}
+		}
+	}
+	for _, f := range q.Filters {
+		if f.Param == nil || f.Chain != nil || f.Has != nil || len(f.Values) != 1 || f.Modifier != ModNone {
+			continue
+		}
+		if f.Param.Code != "patient" && f.Param.Code != "subject" {
+			continue
+		}
+		ref := f.Values[0].Reference
+		if ref.ID != "" && (ref.Type == "Patient" || (ref.Type == "" && f.TargetType == "Patient") ||
+			(ref.Type == "" && f.Param.Code == "patient")) {
+			return ref.ID
+		}
+	}
+	return ""
 }
 
 // CountOnly reports whether the search asks for the number of matches and

@@ -12,9 +12,10 @@ import (
 type Statement struct {
 	SQL  string
 	Args []any
-	// Unique is true when the statement finds its matches through a key
-	// that names at most one resource whatever its value (see
-	// uniqueLookup), so that one plan serves every run of it.
+	// Unique is true when one plan serves every run of the statement:
+	// it finds its matches through a key that names at most one resource
+	// whatever its value (see uniqueLookup), or its query says so
+	// (search.Query.PlanOnce). The Postgres store prepares it.
 	Unique bool
 }
 
@@ -207,7 +208,7 @@ func buildPage(b *builder, q *search.Query, columns string, visible func(alias s
 	}
 	sql += " ORDER BY " + order(keys, "m", reverse) + " LIMIT " + strconv.Itoa(limit)
 	st, err := b.statement(sql)
-	st.Unique = uniqueLookup(q)
+	st.Unique = uniqueLookup(q) || q.PlanOnce
 	return st, keys, err
 }
 

@@ -69,16 +69,17 @@ func Search(ctx context.Context, db Querier, d Dialect, q *search.Query, o Optio
 		page.Total = &n
 		return page, err
 	}
-	// The first page of a unique lookup holds every match: read them all,
-	// each with whether the caller may see it, and the page, its total
-	// and whether anything was withheld come from one statement.
-	unique := q.Page == nil && o.Restrict != nil && uniqueLookup(q) && readsOnlyMatches(q)
+	// The first page of a unique lookup, or of a search of one patient's
+	// records, most likely holds every match: read them all, each with
+	// whether the caller may see it, and the page, its total and whether
+	// anything was withheld come from one statement (allRead).
+	attempt := q.Page == nil && o.Restrict != nil && readsOnlyMatches(q) && (uniqueLookup(q) || q.SinglePatient() != "")
 	var (
 		st   Statement
 		keys []sortKey
 		err  error
 	)
-	if unique {
+	if attempt {
 		st, keys, err = visiblePageStatement(d, o, q, resourceColumns, q.Count+1)
 	} else {
 		st, keys, err = pageStatement(d, o, q, resourceColumns, q.Count+1)
@@ -86,28 +87,33 @@ func Search(ctx context.Context, db Querier, d Dialect, q *search.Query, o Optio
 	if err != nil {
 		return page, err
 	}
-	rows, err := readRows(ctx, db, d, st, len(keys), true, unique)
+	rows, err := readRows(ctx, db, d, st, len(keys), true, attempt)
 	if err != nil {
 		return page, err
 	}
-	if unique {
-		if len(rows) > q.Count {
-			// More matches than a page: page and count as any search.
-			unique = false
+	allRead := false
+	if attempt {
+		hidden := slices.ContainsFunc(rows, func(r row) bool { return !r.visible })
+		switch {
+		case len(rows) <= q.Count:
+			// Every match was read.
+			allRead = true
+			rows = slices.DeleteFunc(rows, func(r row) bool { return !r.visible })
+			page.Withheld = &hidden
+		case hidden:
+			// More matches than a page, some withheld: the visible ones
+			// among the first are not the first visible ones. Page as
+			// any search.
 			if st, keys, err = pageStatement(d, o, q, resourceColumns, q.Count+1); err != nil {
 				return page, err
 			}
 			if rows, err = readRows(ctx, db, d, st, len(keys), true, false); err != nil {
 				return page, err
 			}
-		} else {
-			withheld := false
-			rows = slices.DeleteFunc(rows, func(r row) bool {
-				withheld = withheld || !r.visible
-				return !r.visible
-			})
-			page.Withheld = &withheld
 		}
+		// Otherwise the first Count+1 matches are all visible: they are
+		// the first Count+1 visible ones, as the page statement would
+		// have found them.
 	}
 	more := len(rows) > q.Count
 	if more {
@@ -133,7 +139,7 @@ func Search(ctx context.Context, db Querier, d Dialect, q *search.Query, o Optio
 	}
 	switch {
 	case q.Total == search.TotalNone:
-	case unique:
+	case allRead:
 		// Every match was read: the visible ones are the total.
 		n := len(rows)
 		page.Total = &n

@@ -34,10 +34,10 @@ the server first (or import into Postgres).
 flags:
 `
 
-// importCmd runs `sharedcare import`.
 // importGCPercent is the import's GOGC.
 const importGCPercent = 400
 
+// importCmd runs `sharedcare import`.
 func importCmd(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("import", stderr)
 	fs.Usage = func() {

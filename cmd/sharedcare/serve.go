@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
+	"runtime/debug"
 	"time"
 
 	"github.com/sharedcare/sharedcare/internal/access"
@@ -51,6 +52,9 @@ func openStore(ctx context.Context, c *config, log *slog.Logger) (store.Store, e
 	return postgres.Open(ctx, c.DatabaseURL)
 }
 
+// serveGCPercent is the server's GOGC.
+const serveGCPercent = 400
+
 func serve(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("serve", stderr)
 	c := configFlags(fs, getenv)
@@ -60,6 +64,12 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	log, err := newLogger(c.LogLevel, stderr)
 	if err != nil {
 		return err
+	}
+	// The server's live heap is small (tens of MB) and its garbage is
+	// per request: collect a quarter as often as the default, unless GOGC
+	// says otherwise. The collector took a tenth of the server's CPU.
+	if getenv("GOGC") == "" {
+		defer debug.SetGCPercent(debug.SetGCPercent(serveGCPercent))
 	}
 	auth, err := setupAuth(ctx, c, log)
 	if err != nil {

@@ -245,3 +245,18 @@ func TestNamesAreLiteralsValuesAreBound(t *testing.T) {
 	assert.Equal(t, "$2", b.name(`a\b`))
 	assert.Equal(t, []any{"x' OR '1'='1", `a\b`}, b.args)
 }
+
+// The first page read with a v column (a unique lookup, a search of one
+// patient) reads every match, but the body only of those the caller may
+// see.
+func TestVisiblePageReadsNoHiddenBody(t *testing.T) {
+	q := parsed(t, "Observation", "patient=Patient/p1")
+	o := Options{Restrict: func(alias string, _ []string, arg func(any) string) string {
+		return alias + ".owner = " + arg("A81001")
+	}}
+	st, _, err := visiblePageStatement(Postgres, o, q, resourceColumns, 10)
+	require.NoError(t, err)
+	assert.Contains(t, st.SQL, "SELECT m.type, m.id, m.version, m.last_updated, CASE WHEN m.v THEN m.raw END, m.owner, m.patient_id, m.v")
+	assert.Contains(t, st.SQL, "(r.owner = $1) AS v")
+	assert.NotContains(t, st.SQL, "m.raw,")
+}

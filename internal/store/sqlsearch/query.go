@@ -192,7 +192,9 @@ func buildPage(b *builder, q *search.Query, columns string, visible func(alias s
 	outer := []string{qualify("m", columns)}
 	if visible != nil {
 		inner = append(inner, b.visible(visible, q)+" AS v")
-		outer = append(outer, "m.v")
+		// A match the caller may not see is read for its v alone: its
+		// body stays in the database.
+		outer = []string{strings.Replace(outer[0], "m.raw", "CASE WHEN m.v THEN m.raw END", 1), "m.v"}
 	}
 	for i, k := range keys {
 		name := "k" + strconv.Itoa(i)

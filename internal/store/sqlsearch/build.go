@@ -10,6 +10,7 @@ import (
 
 	"github.com/sharedcare/sharedcare/internal/search"
 	"github.com/sharedcare/sharedcare/internal/searchparam"
+	"github.com/sharedcare/sharedcare/internal/store"
 )
 
 // Options are what a store adds to every search it runs.
@@ -73,7 +74,7 @@ func (b *builder) name(v string) string {
 // indexedSystems are the identifier systems a partial index names: a
 // search by one writes it as a literal (see name).
 var indexedSystems = map[string]bool{
-	"https://fhir.nhs.uk/Id/nhs-number": true, // idx_token_nhs_number
+	store.NHSNumberSystem: true, // idx_token_nhs_number
 }
 
 func (b *builder) time(t time.Time) string { return b.arg(b.d.Time(t)) }

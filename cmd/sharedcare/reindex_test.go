@@ -52,7 +52,9 @@ func (env reindexEnv) exec(t *testing.T, query string) {
 		require.NoError(t, pgtest.Exec(t, u, query))
 		return
 	}
-	db, err := sql.Open("sqlite", filepath.Join(env["SHAREDCARE_DATA_DIR"], embedded.FileName))
+	// The server may be writing (its sealer chains audit records every
+	// second): wait for its lock rather than fail with SQLITE_BUSY.
+	db, err := sql.Open("sqlite", "file:"+filepath.Join(env["SHAREDCARE_DATA_DIR"], embedded.FileName)+"?_pragma=busy_timeout(5000)")
 	require.NoError(t, err)
 	defer db.Close()
 	_, err = db.Exec(query)
